@@ -1,0 +1,106 @@
+"""The `persona-pipeline` command. Worker packages add their own subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+
+from common.settings import get_settings
+
+# Modules with `register(subparsers)`; optional so the CLI works while packages grow.
+PLUGINS = ("input_worker.cli", "trainer_worker.cli", "visualization_web.cli")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from common.db.migrate import migrate
+    from common.db.session import connect
+    from common.local_services.processes import wait_until
+
+    settings = get_settings()
+    keyspace = args.keyspace or settings.cassandra_keyspace
+    holder: dict = {}
+
+    def try_connect() -> bool:
+        try:
+            holder["conn"] = connect(settings)
+            return True
+        except Exception as exc:
+            print(f"waiting for Cassandra: {exc}", file=sys.stderr)
+            return False
+
+    if not wait_until(try_connect, args.wait, interval=3.0):
+        print(f"Cassandra not reachable after {args.wait}s", file=sys.stderr)
+        return 1
+    cluster, session = holder["conn"]
+    try:
+        applied = migrate(session, keyspace, settings.cassandra_replication)
+    finally:
+        cluster.shutdown()
+    print(f"applied: {', '.join(applied)}" if applied else f"keyspace {keyspace} is up to date")
+    return 0
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    from common.local_services import local_services
+
+    services = local_services(get_settings())
+    if args.action == "start":
+        for service in services:
+            started = service.start()
+            print(f"{service.name}: {'started' if started else 'already running'}")
+    elif args.action == "stop":
+        for service in reversed(services):
+            print(f"{service.name}: {'stopped' if service.stop() else 'not running'}")
+    for service in services:
+        print(service.status().line())
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from common.health import check_all
+
+    health = check_all(get_settings(), include_workers=not args.no_workers)
+    print(json.dumps(health.as_dict(), indent=2))
+    return 0 if health.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="persona-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("migrate", help="create the keyspace and apply pending schema migrations")
+    p.add_argument("--keyspace", help="override PP_CASSANDRA_KEYSPACE")
+    p.add_argument("--wait", type=float, default=300, help="seconds to wait for Cassandra")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("services", help="local Cassandra and Redis (no Docker)")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=cmd_services)
+
+    p = sub.add_parser("health", help="check Cassandra, Redis and workers")
+    p.add_argument("--no-workers", action="store_true", help="skip the worker ping")
+    p.set_defaults(func=cmd_health)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("cassandra").setLevel(logging.ERROR)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

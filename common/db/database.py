@@ -1,0 +1,84 @@
+"""The one handle every service uses for Cassandra: prepared statements, backoff, batches."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cassandra.cluster import Cluster, ResultSet, Session
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement
+
+from common.db.retry import call_with_backoff
+from common.db.session import connect
+from common.settings import Settings
+
+
+class Database:
+    def __init__(self, cluster: Cluster, session: Session, keyspace: str, overload_retries: int = 6):
+        self.cluster = cluster
+        self.session = session
+        self.keyspace = keyspace
+        self.overload_retries = overload_retries
+        self._prepared: dict[str, PreparedStatement] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, settings: Settings, keyspace: str | None = None) -> Database:
+        keyspace = keyspace or settings.cassandra_keyspace
+        cluster, session = connect(settings, keyspace)
+        return cls(cluster, session, keyspace, settings.cassandra_overload_retries)
+
+    def prepare(self, cql: str) -> PreparedStatement:
+        stmt = self._prepared.get(cql)
+        if stmt is None:
+            with self._lock:
+                stmt = self._prepared.get(cql)
+                if stmt is None:
+                    stmt = call_with_backoff(lambda: self.session.prepare(cql), self.overload_retries)
+                    self._prepared[cql] = stmt
+        return stmt
+
+    def execute(self, cql: str, params: Sequence[Any] | None = None, fetch_size: int | None = None) -> ResultSet:
+        """Run one statement (prepared when it has parameters), backing off on overload."""
+        if params is None:
+            stmt: Any = SimpleStatement(cql, fetch_size=fetch_size)
+            return call_with_backoff(lambda: self.session.execute(stmt), self.overload_retries)
+        prepared = self.prepare(cql)
+        bound = prepared.bind(params)
+        if fetch_size:
+            bound.fetch_size = fetch_size
+        return call_with_backoff(lambda: self.session.execute(bound), self.overload_retries)
+
+    def one(self, cql: str, params: Sequence[Any] | None = None) -> Any:
+        return self.execute(cql, params).one()
+
+    def execute_many(self, cql: str, rows: Iterable[Sequence[Any]], concurrency: int = 32) -> None:
+        """The same statement for many parameter tuples, concurrently; raises on the first failure."""
+        prepared = self.prepare(cql)
+        rows = list(rows)
+        if not rows:
+            return
+
+        def run() -> None:
+            results = execute_concurrent_with_args(self.session, prepared, rows, concurrency=concurrency)
+            for ok, result in results:
+                if not ok:
+                    raise result
+
+        call_with_backoff(run, self.overload_retries)
+
+    def unlogged_batch(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
+        """One UNLOGGED batch (Cosmos DB accepts no other kind); keep it to one partition when you can."""
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        for cql, params in statements:
+            batch.add(self.prepare(cql), params)
+        call_with_backoff(lambda: self.session.execute(batch), self.overload_retries)
+
+    def ping(self) -> bool:
+        self.session.execute("SELECT release_version FROM system.local", timeout=3)
+        return True
+
+    def close(self) -> None:
+        self.cluster.shutdown()

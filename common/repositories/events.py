@@ -1,0 +1,95 @@
+"""The audit log and retrain triggers: events bucketed by UTC day, newest first."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cassandra.util import datetime_from_uuid1, uuid_from_time
+
+from common.db import Database
+
+# Kinds that change the training data and so trigger a retrain.
+TRAINING_KINDS = frozenset(
+    {
+        "label.confirm", "label.reject", "label.undo",
+        "persona.create", "persona.rename", "persona.merge", "persona.unmerge", "persona.delete",
+        "model.retrain_requested",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: uuid.UUID
+    kind: str
+    actor: str
+    subject: str
+    payload: dict[str, Any]
+
+    @property
+    def at(self) -> datetime:
+        return datetime_from_uuid1(self.event_id).replace(tzinfo=UTC)
+
+
+def record(db: Database, kind: str, actor: str, subject: str = "", payload: dict | None = None) -> Event:
+    event_id = uuid_from_time(datetime.now(UTC))
+    day = datetime_from_uuid1(event_id).date()
+    body = json.dumps(payload or {}, sort_keys=True, default=str)
+    db.execute(
+        "INSERT INTO events (day, event_id, kind, actor, subject, payload) VALUES (?, ?, ?, ?, ?, ?)",
+        (day, event_id, kind, actor, subject, body),
+    )
+    return Event(event_id, kind, actor, subject, payload or {})
+
+
+def _from_row(row) -> Event:
+    return Event(row.event_id, row.kind, row.actor or "", row.subject or "", json.loads(row.payload or "{}"))
+
+
+def recent(db: Database, limit: int = 50, days: int = 30, kind_prefix: str = "", before: uuid.UUID | None = None) -> list[Event]:
+    """Newest first, walking back day by day; optional kind prefix filter (applied in Python)."""
+    out: list[Event] = []
+    today = datetime.now(UTC).date()
+    for offset in range(days):
+        day = today - timedelta(days=offset)
+        if before is not None and day > datetime_from_uuid1(before).date():
+            continue
+        if before is not None:
+            rows = db.execute(
+                "SELECT * FROM events WHERE day = ? AND event_id < ? LIMIT ?", (day, before, limit * 4)
+            )
+        else:
+            rows = db.execute("SELECT * FROM events WHERE day = ? LIMIT ?", (day, limit * 4))
+        for row in rows:
+            if row.kind.startswith(kind_prefix):
+                out.append(_from_row(row))
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def since(db: Database, after: uuid.UUID | None, days: int = 7) -> list[Event]:
+    """Events strictly newer than ``after`` (all of the last ``days`` when None), oldest first."""
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=days - 1)
+    if after is not None:
+        start = max(start, datetime_from_uuid1(after).date())
+    out: list[Event] = []
+    day: date = start
+    while day <= today:
+        if after is not None:
+            rows = db.execute("SELECT * FROM events WHERE day = ? AND event_id > ?", (day, after))
+        else:
+            rows = db.execute("SELECT * FROM events WHERE day = ?", (day,))
+        out.extend(_from_row(r) for r in rows)
+        day += timedelta(days=1)
+    out.sort(key=lambda e: (e.at, e.event_id.bytes))
+    return out
+
+
+def training_events_since(db: Database, after: uuid.UUID | None) -> list[Event]:
+    return [e for e in since(db, after) if e.kind in TRAINING_KINDS]

@@ -1,0 +1,95 @@
+"""Faces with their embeddings; ids derive from image id + box."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from common.db import Database
+
+EMBEDDING_DTYPE = np.dtype("<f4")
+
+
+@dataclass(frozen=True)
+class Face:
+    face_id: str
+    image_id: str
+    box: tuple[int, int, int, int]  # left, top, width, height in original-image pixels
+    detector: str
+    det_score: float | None
+    embedding: np.ndarray
+    embedder: str
+    crop_key: str
+    created_at: datetime | None = None
+
+
+def encode_embedding(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=EMBEDDING_DTYPE).tobytes()
+
+
+def decode_embedding(blob: bytes | None) -> np.ndarray:
+    return np.frombuffer(blob or b"", dtype=EMBEDDING_DTYPE).astype(np.float64)
+
+
+def _face(r) -> Face:
+    return Face(
+        r.face_id, r.image_id, (r.box_left, r.box_top, r.box_width, r.box_height), r.detector or "",
+        r.det_score, decode_embedding(r.embedding), r.embedder or "", r.crop_key or "", r.created_at,
+    )  # fmt: skip
+
+
+def upsert(db: Database, face: Face) -> None:
+    """Idempotent: the same face id always carries the same content."""
+    left, top, width, height = face.box
+    db.execute(
+        "INSERT INTO faces (face_id, image_id, box_left, box_top, box_width, box_height, detector, det_score, "
+        "embedding, embedder, crop_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            face.face_id, face.image_id, left, top, width, height, face.detector, face.det_score,
+            encode_embedding(face.embedding), face.embedder, face.crop_key, face.created_at or datetime.now(UTC),
+        ),
+    )  # fmt: skip
+    db.execute(
+        "INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (face.image_id, face.face_id, left, top, width, height),
+    )
+
+
+def get(db: Database, face_id: str) -> Face | None:
+    row = db.one("SELECT * FROM faces WHERE face_id = ?", (face_id,))
+    return _face(row) if row else None
+
+
+def get_many(db: Database, face_ids: list[str]) -> dict[str, Face]:
+    out: dict[str, Face] = {}
+    for face_id in dict.fromkeys(face_ids):
+        face = get(db, face_id)
+        if face is not None:
+            out[face_id] = face
+    return out
+
+
+def ids_for_image(db: Database, image_id: str) -> list[str]:
+    return [r.face_id for r in db.execute("SELECT face_id FROM faces_by_image WHERE image_id = ?", (image_id,))]
+
+
+def for_image(db: Database, image_id: str) -> list[Face]:
+    return list(get_many(db, ids_for_image(db, image_id)).values())
+
+
+def scan(db: Database, page_size: int = 1000) -> Iterator[Face]:
+    """Every face, paged by the driver (a full-table read, for reclassification)."""
+    for row in db.execute("SELECT * FROM faces", fetch_size=page_size):
+        yield _face(row)
+
+
+def delete_for_image(db: Database, image_id: str) -> list[str]:
+    ids = ids_for_image(db, image_id)
+    for face_id in ids:
+        db.execute("DELETE FROM faces WHERE face_id = ?", (face_id,))
+    db.execute("DELETE FROM faces_by_image WHERE image_id = ?", (image_id,))
+    return ids

@@ -1,0 +1,169 @@
+"""Ingest jobs. Progress counters are derived from per-item rows, so they stay exact under redelivery."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from common.db import Database
+from common.repositories.ids import bucket_of
+
+BUCKETS = 16
+STORED = "stored"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    source: str
+    status: str
+    discovered: int | None
+    options: dict
+    error: str | None
+    created_by: str
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Item:
+    item_key: str
+    source_name: str
+    outcome: str | None
+    reason: str | None
+    image_id: str | None
+    extracted: bool
+    faces: int | None
+
+
+@dataclass
+class Progress:
+    job: Job
+    counts: Counter = field(default_factory=Counter)
+
+    @property
+    def done(self) -> bool:
+        c = self.counts
+        if self.job.discovered is None or self.job.status == "failed":
+            return self.job.status == "failed"
+        settled = c["stored"] + c["duplicate"] + c["rejected"]
+        return settled >= self.job.discovered and c["extracted"] >= c["stored"]
+
+    def as_dict(self) -> dict:
+        return {
+            "job_id": self.job.job_id,
+            "source": self.job.source,
+            "status": "done" if self.done and self.job.status != "failed" else self.job.status,
+            "discovered": self.job.discovered,
+            "stored": self.counts["stored"],
+            "duplicates": self.counts["duplicate"],
+            "rejected": self.counts["rejected"],
+            "extracted": self.counts["extracted"],
+            "faces": self.counts["faces"],
+            "error": self.job.error,
+            "created_by": self.job.created_by,
+            "created_at": self.job.created_at.isoformat() if self.job.created_at else None,
+        }
+
+
+def create(db: Database, job_id: str, source: str, actor: str, options: dict | None = None) -> Job:
+    now = datetime.now(UTC)
+    db.execute(
+        "INSERT INTO ingest_jobs (job_id, source, status, options, created_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS",
+        (job_id, source, "discovering", json.dumps(options or {}), actor, now),
+    )
+    db.execute(
+        "INSERT INTO ingest_jobs_by_day (day, created_at, job_id, source) VALUES (?, ?, ?, ?)",
+        (now.date(), now, job_id, source),
+    )
+    return get(db, job_id)
+
+
+def get(db: Database, job_id: str) -> Job | None:
+    r = db.one("SELECT * FROM ingest_jobs WHERE job_id = ?", (job_id,))
+    if r is None:
+        return None
+    return Job(r.job_id, r.source or "", r.status or "", r.discovered, json.loads(r.options or "{}"), r.error,
+               r.created_by or "", r.created_at)  # fmt: skip
+
+
+def set_discovered(db: Database, job_id: str, count: int) -> None:
+    db.execute(
+        "UPDATE ingest_jobs SET discovered = ?, status = ?, discovered_at = ? WHERE job_id = ?",
+        (count, "running", datetime.now(UTC), job_id),
+    )
+
+
+def set_failed(db: Database, job_id: str, error: str) -> None:
+    db.execute("UPDATE ingest_jobs SET status = ?, error = ? WHERE job_id = ?", ("failed", error[:2000], job_id))
+
+
+def get_item(db: Database, job_id: str, item_key: str) -> Item | None:
+    r = db.one(
+        "SELECT * FROM ingest_job_items WHERE job_id = ? AND bucket = ? AND item_key = ?",
+        (job_id, bucket_of(item_key, BUCKETS), item_key),
+    )
+    return _item(r) if r else None
+
+
+def _item(r) -> Item:
+    return Item(r.item_key, r.source_name or "", r.outcome, r.reason, r.image_id, bool(r.extracted), r.faces)
+
+
+def record_outcome(db: Database, job_id: str, item_key: str, source_name: str, outcome: str,
+                   image_id: str | None = None, reason: str | None = None) -> None:  # fmt: skip
+    db.execute(
+        "UPDATE ingest_job_items SET source_name = ?, outcome = ?, image_id = ?, reason = ?, updated_at = ? "
+        "WHERE job_id = ? AND bucket = ? AND item_key = ?",
+        (source_name, outcome, image_id, reason, datetime.now(UTC), job_id, bucket_of(item_key, BUCKETS), item_key),
+    )
+
+
+def record_extracted(db: Database, job_id: str, item_key: str, faces: int) -> None:
+    db.execute(
+        "UPDATE ingest_job_items SET extracted = true, faces = ?, updated_at = ? "
+        "WHERE job_id = ? AND bucket = ? AND item_key = ?",
+        (faces, datetime.now(UTC), job_id, bucket_of(item_key, BUCKETS), item_key),
+    )
+
+
+def items(db: Database, job_id: str) -> list[Item]:
+    out: list[Item] = []
+    for bucket in range(BUCKETS):
+        rows = db.execute("SELECT * FROM ingest_job_items WHERE job_id = ? AND bucket = ?", (job_id, bucket))
+        out.extend(_item(r) for r in rows)
+    return out
+
+
+def progress(db: Database, job_id: str) -> Progress | None:
+    job = get(db, job_id)
+    if job is None:
+        return None
+    counts: Counter = Counter()
+    for item in items(db, job_id):
+        if item.outcome:
+            counts[item.outcome] += 1
+        if item.outcome == STORED and item.extracted:
+            counts["extracted"] += 1
+            counts["faces"] += item.faces or 0
+    return Progress(job, counts)
+
+
+def recent(db: Database, limit: int = 20, days: int = 30) -> list[Job]:
+    out: list[Job] = []
+    today = datetime.now(UTC).date()
+    for offset in range(days):
+        rows = db.execute(
+            "SELECT job_id FROM ingest_jobs_by_day WHERE day = ? LIMIT ?", (today - timedelta(days=offset), limit)
+        )
+        for r in rows:
+            job = get(db, r.job_id)
+            if job:
+                out.append(job)
+        if len(out) >= limit:
+            break
+    return out[:limit]

@@ -1,0 +1,95 @@
+"""Human labels: 'confirm' (this face is P) and 'reject' (this face is not P). Ground truth."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from common.db import Database
+from common.repositories.ids import bucket_of
+
+BUCKETS = 8
+CONFIRM = "confirm"
+REJECT = "reject"
+VERDICTS = (CONFIRM, REJECT)
+
+
+@dataclass(frozen=True)
+class Label:
+    face_id: str
+    persona_id: uuid.UUID
+    verdict: str
+    labeled_by: str = ""
+    labeled_at: datetime | None = None
+
+
+def _row(r) -> Label:
+    return Label(r.face_id, r.persona_id, r.verdict, r.labeled_by or "", r.labeled_at)
+
+
+def for_face(db: Database, face_id: str) -> list[Label]:
+    return [_row(r) for r in db.execute("SELECT * FROM labels_by_face WHERE face_id = ?", (face_id,))]
+
+
+def confirmed_persona(labels: list[Label]) -> uuid.UUID | None:
+    return next((lab.persona_id for lab in labels if lab.verdict == CONFIRM), None)
+
+
+def put(db: Database, face_id: str, persona_id: uuid.UUID, verdict: str, actor: str) -> list[Label]:
+    """Record a verdict; confirming a face for P removes its confirmation for any other persona.
+
+    Returns the labels the face had before, so the caller can record them for undo.
+    """
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}")
+    before = for_face(db, face_id)
+    if verdict == CONFIRM:
+        for old in before:
+            if old.verdict == CONFIRM and old.persona_id != persona_id:
+                remove(db, face_id, old.persona_id)
+    now = datetime.now(UTC)
+    write(db, Label(face_id, persona_id, verdict, actor, now))
+    return before
+
+
+def write(db: Database, label: Label) -> None:
+    params = (label.verdict, label.labeled_by, label.labeled_at or datetime.now(UTC))
+    db.execute(
+        "INSERT INTO labels_by_face (face_id, persona_id, verdict, labeled_by, labeled_at) VALUES (?, ?, ?, ?, ?)",
+        (label.face_id, label.persona_id, *params),
+    )
+    db.execute(
+        "INSERT INTO labels_by_persona (persona_id, bucket, face_id, verdict, labeled_by, labeled_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (label.persona_id, bucket_of(label.face_id, BUCKETS), label.face_id, *params),
+    )
+
+
+def remove(db: Database, face_id: str, persona_id: uuid.UUID) -> None:
+    db.execute("DELETE FROM labels_by_face WHERE face_id = ? AND persona_id = ?", (face_id, persona_id))
+    db.execute(
+        "DELETE FROM labels_by_persona WHERE persona_id = ? AND bucket = ? AND face_id = ?",
+        (persona_id, bucket_of(face_id, BUCKETS), face_id),
+    )
+
+
+def restore(db: Database, face_id: str, previous: list[Label]) -> None:
+    """Put a face's labels back exactly as ``previous`` (undo)."""
+    for current in for_face(db, face_id):
+        remove(db, face_id, current.persona_id)
+    for label in previous:
+        write(db, label)
+
+
+def for_persona(db: Database, persona_id: uuid.UUID, verdict: str | None = None) -> list[Label]:
+    out: list[Label] = []
+    for bucket in range(BUCKETS):
+        rows = db.execute("SELECT * FROM labels_by_persona WHERE persona_id = ? AND bucket = ?", (persona_id, bucket))
+        out.extend(_row(r) for r in rows if verdict is None or r.verdict == verdict)
+    out.sort(key=lambda lab: lab.labeled_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return out
+
+
+def all_labels(db: Database, persona_ids: list[uuid.UUID]) -> list[Label]:
+    return [label for pid in persona_ids for label in for_persona(db, pid)]

@@ -1,0 +1,26 @@
+"""Names of every Celery task and the queue each one runs on.
+
+Services never import each other's task code: they send work by name through
+these constants (``celery_app.send_task(INGEST_JOB, ...)``).
+"""
+
+INGEST_JOB = "input_worker.ingest_job"
+INGEST_BATCH = "input_worker.ingest_batch"
+EXTRACT_IMAGE = "input_worker.extract_image"
+RETRAIN = "trainer_worker.retrain"
+CHECK_EVENTS = "trainer_worker.check_events"
+RECLASSIFY_BATCH = "trainer_worker.reclassify_batch"
+RECLASSIFY_ALL = "trainer_worker.reclassify_all"
+PING = "common.ping"
+
+QUEUES = ("ingest", "extract", "retrain", "reclassify")
+
+ROUTES = {
+    INGEST_JOB: "ingest",
+    INGEST_BATCH: "ingest",
+    EXTRACT_IMAGE: "extract",
+    RETRAIN: "retrain",
+    CHECK_EVENTS: "retrain",
+    RECLASSIFY_ALL: "reclassify",
+    RECLASSIFY_BATCH: "reclassify",
+}

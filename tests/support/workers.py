@@ -1,0 +1,61 @@
+"""Real Celery worker processes for tests, started with the test run's environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcess:
+    def __init__(self, app: str, queues: str, name: str, concurrency: int = 1, env: dict | None = None,
+                 log_dir: Path | None = None, pool: str = "prefork"):  # fmt: skip
+        self.app, self.queues, self.name = app, queues, name
+        self.concurrency, self.pool = concurrency, pool
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = (log_dir or Path("/tmp")) / f"worker-{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, wait: float = 60.0) -> WorkerProcess:
+        celery = str(Path(sys.executable).with_name("celery"))
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [celery, "-A", self.app, "worker", "-Q", self.queues, "-n", f"{self.name}@%h",
+             "--concurrency", str(self.concurrency), "--pool", self.pool, "--loglevel", "INFO",
+             "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker {self.name} exited: {self.log_path.read_text()[-3000:]}")
+            if b"ready." in self.log_path.read_bytes():
+                return self
+            time.sleep(0.3)
+        raise RuntimeError(f"worker {self.name} not ready in {wait}s: {self.log_path.read_text()[-3000:]}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (parent and pool children): a crash, no warm shutdown."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if getattr(self, "log", None):
+            self.log.close()

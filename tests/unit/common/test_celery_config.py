@@ -1,0 +1,22 @@
+from common import task_names
+from common.celery_app import celery_config
+from common.settings import Settings
+
+
+def test_at_least_once_delivery_and_json_only():
+    conf = celery_config(Settings(celery_visibility_timeout=7200))
+    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
+    assert conf["worker_prefetch_multiplier"] == 1
+    assert conf["accept_content"] == ["json"] and conf["task_serializer"] == "json"
+    assert conf["broker_transport_options"]["visibility_timeout"] == 7200
+    assert conf["task_time_limit"] < 7200
+    assert conf["worker_cancel_long_running_tasks_on_connection_loss"]
+    assert conf["broker_connection_retry_on_startup"]
+
+
+def test_every_task_routes_to_one_of_the_four_queues():
+    conf = celery_config(Settings())
+    assert {q.name for q in conf["task_queues"]} == {"ingest", "extract", "retrain", "reclassify"}
+    for name, route in conf["task_routes"].items():
+        assert route["queue"] in task_names.QUEUES, name
+    assert all(e["task"] in task_names.ROUTES for e in conf["beat_schedule"].values())
