@@ -14,12 +14,13 @@ services: install
 
 run: services
 	@$(PP) migrate
+	@bash scripts/dev-env.sh
 	@echo ""
 	@echo "  web      http://127.0.0.1:$${PP_WEB_PORT:-8000}   (health: /healthz)"
 	@echo "  flower   http://127.0.0.1:$${PP_FLOWER_PORT:-5555}"
 	@echo "  Ctrl-C stops the app processes; 'make stop' also stops Cassandra and Redis."
 	@echo ""
-	@$(VENV)/bin/honcho start -f Procfile
+	@$(VENV)/bin/honcho start -f Procfile -e .local/dev.env
 
 stop:
 	@-pkill -f "honcho start -f Procfile" 2>/dev/null || true

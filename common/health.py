@@ -29,7 +29,9 @@ class Health:
     def as_dict(self) -> dict:
         return {
             "status": "ok" if self.ok else "degraded",
-            "checks": {c.name: {"ok": c.ok, "detail": c.detail, "latency_ms": round(c.latency_ms, 1)} for c in self.checks},
+            "checks": {
+                c.name: {"ok": c.ok, "detail": c.detail, "latency_ms": round(c.latency_ms, 1)} for c in self.checks
+            },
             "down": [c.name for c in self.checks if not c.ok],
         }
 
@@ -73,7 +75,5 @@ def check_all(settings: Settings, include_workers: bool = True) -> Health:
     health = Health([_timed("cassandra", check_cassandra), _timed("redis", lambda: check_redis(settings))])
     if include_workers:
         redis_ok = health.checks[1].ok
-        health.checks.append(
-            _timed("workers", check_workers) if redis_ok else Check("workers", False, "redis is down")
-        )
+        health.checks.append(_timed("workers", check_workers) if redis_ok else Check("workers", False, "redis is down"))
     return health

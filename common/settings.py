@@ -7,7 +7,7 @@ environment (or a ``.env`` file in development); nothing secret has a default.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,26 +17,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class CassandraFlavor(str, Enum):
+class CassandraFlavor(StrEnum):
     apache = "apache"
     cosmos = "cosmos"
 
 
-class StorageBackend(str, Enum):
+class StorageBackend(StrEnum):
     local = "local"
     azure_files = "azure-files"
 
 
-class DetectorName(str, Enum):
+class DetectorName(StrEnum):
     dlib_hog = "dlib-hog"
     dlib_cnn = "dlib-cnn"
     azure = "azure"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="PP_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # --- local state (services started by `persona-pipeline services`) ---
     state_dir: Path = Field(PROJECT_ROOT / ".local", description="Folder for local Cassandra, Redis and blobs")

@@ -30,6 +30,11 @@ os.environ.update(
 )
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that stop or restart shared services run last, so others see a steady system."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
 def _clear_caches() -> None:
     from common.settings import get_settings
     from common.storage import get_blob_store

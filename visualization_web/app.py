@@ -1,23 +1,72 @@
-"""Flask app factory."""
+"""Flask app factory: security settings and headers, blueprints, the admin user."""
 
 from __future__ import annotations
 
-from flask import Flask
+import os
+from datetime import timedelta
+
+from flask import Flask, g
 
 from common.settings import get_settings
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def dev_mode_from_env() -> bool:
+    """An explicit development mode (PP_WEB_DEV_MODE=1): login without a configured password."""
+    return os.environ.get("PP_WEB_DEV_MODE", "").strip().lower() in ("1", "true", "yes")
 
 
 def create_app(config: dict | None = None) -> Flask:
     settings = get_settings()
+    dev_mode = dev_mode_from_env()
+    secret = settings.web_secret_key.get_secret_value() if settings.web_secret_key else None
+    if secret is None and not dev_mode and not (config or {}).get("TESTING"):
+        # Without a configured key every restart logs everyone out; still usable, never guessable.
+        secret = os.urandom(32).hex()
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.web_secret_key.get_secret_value() if settings.web_secret_key else "dev-only-insecure",
+        SECRET_KEY=secret or "dev-only-insecure",
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        DEV_MODE=dev_mode,
+        SESSION_COOKIE_SECURE=not dev_mode,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="pp_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        JSON_SORT_KEYS=False,
     )
     if config:
         app.config.update(config)
 
-    from visualization_web import health
+    from visualization_web import api, auth, blobs, csrf, errors, health, pages
 
+    errors.register(app)
+    app.before_request(auth.load_user)
+    app.after_request(_security_headers)
+    app.jinja_env.globals.update(csrf_token=csrf.token, current_user=lambda: g.get("user"))
+    app.jinja_env.filters["pct"] = lambda v: "–" if v is None else f"{100 * float(v):.1f}%"
     app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(blobs.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    if not app.config.get("TESTING"):
+        auth.bootstrap_admin()
     return app
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+    return response

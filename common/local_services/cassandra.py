@@ -19,9 +19,9 @@ from common.local_services import processes
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
-CASSANDRA_VERSION = re.search(
-    r"<cassandra.version>([^<]+)</cassandra.version>", (HERE / "pom.xml").read_text()
-).group(1)
+CASSANDRA_VERSION = re.search(r"<cassandra.version>([^<]+)</cassandra.version>", (HERE / "pom.xml").read_text()).group(
+    1
+)
 STARTUP_MARKER = "Startup complete"
 
 
@@ -46,9 +46,7 @@ class LocalCassandra:
     # --- install -------------------------------------------------------
     @property
     def installed(self) -> bool:
-        return (self.lib / f"cassandra-all-{CASSANDRA_VERSION}.jar").exists() and (
-            self.lib / ".complete"
-        ).exists()
+        return (self.lib / f"cassandra-all-{CASSANDRA_VERSION}.jar").exists() and (self.lib / ".complete").exists()
 
     def install(self) -> None:
         """Resolve the jars with Maven (idempotent: skipped when present)."""
@@ -122,9 +120,7 @@ class LocalCassandra:
         pid = processes.read_pid(self.pid_file)
         up = processes.port_open("127.0.0.1", self.native_port)
         detail = "" if up or pid is None else "starting (CQL port not open yet)"
-        return processes.ProcessStatus(
-            self.name, pid is not None, pid, f"cql://127.0.0.1:{self.native_port}", detail
-        )
+        return processes.ProcessStatus(self.name, pid is not None, pid, f"cql://127.0.0.1:{self.native_port}", detail)
 
     def start(self, wait: float = 240.0) -> bool:
         """Start unless running; return False when it was already running."""
@@ -149,7 +145,9 @@ class LocalCassandra:
             return processes.port_open("127.0.0.1", self.native_port)
 
         if not processes.wait_until(ready, timeout, interval=1.0):
-            raise CassandraError(f"Cassandra did not open port {self.native_port} in {timeout:.0f}s:\n{self.log_tail()}")
+            raise CassandraError(
+                f"Cassandra did not open port {self.native_port} in {timeout:.0f}s:\n{self.log_tail()}"
+            )
 
     def stop(self) -> bool:
         return processes.stop_pid(self.pid_file, timeout=60)

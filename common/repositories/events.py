@@ -93,3 +93,28 @@ def since(db: Database, after: uuid.UUID | None, days: int = 7) -> list[Event]:
 
 def training_events_since(db: Database, after: uuid.UUID | None) -> list[Event]:
     return [e for e in since(db, after) if e.kind in TRAINING_KINDS]
+
+
+def get(db: Database, event_id: uuid.UUID) -> Event | None:
+    """One event by id (its day partition is derived from the time-based id)."""
+    day = datetime_from_uuid1(event_id).date()
+    row = db.one("SELECT * FROM events WHERE day = ? AND event_id = ?", (day, event_id))
+    return _from_row(row) if row else None
+
+
+def mark_undone(db: Database, event_id: uuid.UUID, actor: str) -> bool:
+    """Claim the undo of an event (lightweight transaction); False when it was undone already."""
+    row = db.one(
+        "INSERT INTO undone_events (event_id, actor, undone_at) VALUES (?, ?, ?) IF NOT EXISTS",
+        (event_id, actor, datetime.now(UTC)),
+    )
+    return bool(row.applied)
+
+
+def unmark_undone(db: Database, event_id: uuid.UUID) -> None:
+    """Release the claim when the undo itself failed."""
+    db.execute("DELETE FROM undone_events WHERE event_id = ?", (event_id,))
+
+
+def is_undone(db: Database, event_id: uuid.UUID) -> bool:
+    return db.one("SELECT event_id FROM undone_events WHERE event_id = ?", (event_id,)) is not None

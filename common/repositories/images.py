@@ -78,7 +78,9 @@ def mark_failed(db: Database, image_id: str, error: str) -> None:
     )
 
 
-def list_recent(db: Database, limit: int = 50, days: int = 365, before: datetime | None = None) -> list[tuple[datetime, str, str]]:
+def list_recent(
+    db: Database, limit: int = 50, days: int = 365, before: datetime | None = None
+) -> list[tuple[datetime, str, str]]:
     """(created_at, image_id, source_name), newest first, across day partitions."""
     out: list[tuple[datetime, str, str]] = []
     start = (before or datetime.now(UTC)).date()

@@ -8,6 +8,7 @@ Directory listing in the SDK is one level at a time: :func:`walk_share` recurses
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -36,10 +37,8 @@ class AzureFilesBlobStore(BlobStore):
             directory = "/".join(parts[:i])
             if directory in self._made_dirs:
                 continue
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 self.share.get_directory_client(directory).create_directory()
-            except ResourceExistsError:
-                pass
             self._made_dirs.add(directory)
 
     def put(self, key: str, data: bytes) -> None:
@@ -61,10 +60,8 @@ class AzureFilesBlobStore(BlobStore):
             return False
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(ResourceNotFoundError):
             self.share.get_file_client(self._path(key)).delete_file()
-        except ResourceNotFoundError:
-            pass
 
 
 def walk_share(share: ShareClient, directory: str = "") -> Iterator[tuple[str, int]]:

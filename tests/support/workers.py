@@ -23,7 +23,7 @@ class WorkerProcess:
 
     def start(self, wait: float = 60.0) -> WorkerProcess:
         celery = str(Path(sys.executable).with_name("celery"))
-        self.log = open(self.log_path, "ab")
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
             [celery, "-A", self.app, "worker", "-Q", self.queues, "-n", f"{self.name}@%h",
              "--concurrency", str(self.concurrency), "--pool", self.pool, "--loglevel", "INFO",

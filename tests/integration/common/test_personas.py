@@ -8,7 +8,7 @@ def test_names_are_unique_case_insensitively(clean_tables):
     first = personas.create(db, "Ada Lovelace", "alice")
     with pytest.raises(personas.NameTaken):
         personas.create(db, "ada  lovelace", "bob")
-    renamed, old = personas.rename(db, first.persona_id, "Countess Lovelace")
+    _, old = personas.rename(db, first.persona_id, "Countess Lovelace")
     assert old == "Ada Lovelace"
     # the old name is free again, the new one is taken
     personas.create(db, "Ada Lovelace", "bob")

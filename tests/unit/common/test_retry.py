@@ -4,7 +4,10 @@ from cassandra.protocol import OverloadedErrorMessage, ServerError
 
 from common.db.retry import OverloadAwareRetryPolicy, backoff_delay, call_with_backoff, retry_after_seconds
 
-COSMOS_429 = "Request Rate is large: ActivityId=6f1e, RetryAfterMs=250, Additional details='Response status code does not indicate success: TooManyRequests (429)"
+COSMOS_429 = (
+    "Request Rate is large: ActivityId=6f1e, RetryAfterMs=250, "
+    "Additional details='Response status code does not indicate success: TooManyRequests (429)"
+)
 
 
 def overloaded(message=COSMOS_429):

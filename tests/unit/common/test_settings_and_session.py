@@ -10,8 +10,11 @@ from common.settings import Settings
 
 def test_cosmos_settings_give_tls_with_verification_auth_and_protocol_v4():
     s = Settings(
-        cassandra_flavor="cosmos", cassandra_hosts="127.0.0.1", cassandra_port=10350,
-        cassandra_username="acct", cassandra_password="secret-key",
+        cassandra_flavor="cosmos",
+        cassandra_hosts="127.0.0.1",
+        cassandra_port=10350,
+        cassandra_username="acct",
+        cassandra_password="secret-key",
     )
     cluster = build_cluster(s)
     assert cluster.port == 10350

@@ -1,0 +1,65 @@
+"""`/healthz` and `persona-pipeline health` report real dependency state, and recover by themselves."""
+
+import time
+
+import pytest
+
+from common.celery_app import celery_app
+from common.local_services.cassandra import LocalCassandra
+from visualization_web.app import create_app
+
+
+def _poll(client, want: int, timeout: float):
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get("/healthz")
+        if response.status_code == want or time.monotonic() > deadline:
+            return response
+        time.sleep(1)
+
+
+def test_workers_answer_ping_and_health_is_green(db, start_worker):
+    start_worker("input_worker.app", "ingest,extract", name="health-input")
+    start_worker("trainer_worker.app", "retrain", name="health-retrain")
+    replies = celery_app.control.ping(timeout=3.0)
+    names = {name.split("@")[0] for reply in replies for name in reply}
+    assert {"health-input", "health-retrain"} <= names
+    response = create_app().test_client().get("/healthz")
+    assert response.status_code == 200, response.json
+    assert response.json["checks"]["cassandra"]["ok"] and response.json["checks"]["workers"]["ok"]
+
+
+def test_health_names_redis_when_it_is_unreachable(db, monkeypatch):
+    from common.settings import get_settings
+
+    monkeypatch.setenv("PP_REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    try:
+        response = create_app().test_client().get("/healthz?workers=0")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert response.status_code == 503
+    assert response.json["down"] == ["redis"]
+
+
+@pytest.mark.disruptive
+def test_cassandra_down_gives_503_naming_it_then_green_again_without_restart(db, settings):
+    client = create_app().test_client()
+    assert client.get("/healthz?workers=0").status_code == 200
+    cassandra = LocalCassandra(settings.state_dir, native_port=settings.cassandra_port)
+    cassandra.stop()
+    try:
+        down = _poll(client, 503, timeout=30)
+        assert down.status_code == 503
+        assert "cassandra" in down.json["down"]
+    finally:
+        cassandra.start()
+    # the same app (same driver session) turns green once the driver has reconnected
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        response = client.get("/healthz?workers=0")
+        if response.status_code == 200:
+            break
+        time.sleep(2)
+    assert response.status_code == 200, response.json
