@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     celery_visibility_timeout: int = Field(
         7200, description="Seconds before an unacked task is redelivered; longer than any task"
     )
+    celery_task_time_limit: int = Field(
+        3600, description="Hard limit per task in seconds; must stay below the visibility timeout"
+    )
     flower_url: str = Field("http://127.0.0.1:5555", description="Link shown on the dashboard")
 
     # --- blob storage ---
@@ -108,6 +111,15 @@ class Settings(BaseSettings):
         if name not in ConsistencyLevel.name_to_value:
             raise ValueError(f"unknown consistency level {value!r}")
         return name
+
+    @model_validator(mode="after")
+    def _visibility_outlasts_tasks(self) -> Settings:
+        if self.celery_visibility_timeout <= self.celery_task_time_limit:
+            raise ValueError(
+                "PP_CELERY_VISIBILITY_TIMEOUT must be longer than PP_CELERY_TASK_TIME_LIMIT, "
+                "or a running task would be delivered a second time"
+            )
+        return self
 
     @property
     def contact_points(self) -> list[str]:

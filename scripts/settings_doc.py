@@ -2,6 +2,7 @@
 
     python scripts/settings_doc.py table    # for README.md
     python scripts/settings_doc.py env      # .env.example
+    python scripts/settings_doc.py readme   # rewrite both in place
 """
 
 from __future__ import annotations
@@ -50,5 +51,18 @@ def env_example() -> str:
     return "\n".join(out) + "\n"
 
 
+def rewrite_readme(readme: Path = PROJECT_ROOT / "README.md") -> None:
+    text = readme.read_text()
+    start = text.index("<!-- settings-table:start")
+    start = text.index("\n", start) + 1
+    end = text.index("<!-- settings-table:end -->")
+    readme.write_text(text[:start] + table() + "\n" + text[end:])
+
+
 if __name__ == "__main__":
-    print(table() if sys.argv[1:] == ["table"] else env_example(), end="")
+    command = sys.argv[1] if len(sys.argv) > 1 else "env"
+    if command == "readme":
+        rewrite_readme()
+        (PROJECT_ROOT / ".env.example").write_text(env_example())
+    else:
+        print(table() if command == "table" else env_example(), end="")

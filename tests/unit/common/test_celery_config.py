@@ -9,7 +9,7 @@ def test_at_least_once_delivery_and_json_only():
     assert conf["worker_prefetch_multiplier"] == 1
     assert conf["accept_content"] == ["json"] and conf["task_serializer"] == "json"
     assert conf["broker_transport_options"]["visibility_timeout"] == 7200
-    assert conf["task_time_limit"] < 7200
+    assert conf["task_time_limit"] < conf["broker_transport_options"]["visibility_timeout"]
     assert conf["worker_cancel_long_running_tasks_on_connection_loss"]
     assert conf["broker_connection_retry_on_startup"]
 
@@ -20,3 +20,11 @@ def test_every_task_routes_to_one_of_the_four_queues():
     for name, route in conf["task_routes"].items():
         assert route["queue"] in task_names.QUEUES, name
     assert all(e["task"] in task_names.ROUTES for e in conf["beat_schedule"].values())
+
+
+def test_a_visibility_timeout_shorter_than_a_task_is_refused():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="VISIBILITY_TIMEOUT"):
+        Settings(celery_visibility_timeout=600, celery_task_time_limit=3600)
