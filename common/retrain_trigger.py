@@ -1,19 +1,69 @@
 """Ask for a retrain after a training-data event (label, persona change, manual request).
 
-Called by whoever records such an event (web app, CLI, label import). The
-retrain task coalesces bursts and serializes trainings (trainer_worker).
+Called by whoever records such an event (web app, CLI, label import).
+
+Coalescing: each request takes the next number from the Redis counter
+``retrain:request_seq`` and sends a RETRAIN task carrying it, delayed by the
+quiet period. When a task runs and the counter has moved on, a newer request
+exists whose own task will train later, so it does nothing: a burst of
+requests trains once, a quiet period after the last one.
+
+Serialization: the task trains under the Redis lock ``retrain:lock`` (expiry
+``retrain_lock_seconds``); a task that finds it held reschedules itself.
 """
 
 from __future__ import annotations
 
+import os
+import time
+
+import redis
+
 from common import task_names
 from common.settings import get_settings
 
+SEQ_KEY = "retrain:request_seq"
+REQUESTED_AT_KEY = "retrain:requested_at"
+FORCE_KEY = "retrain:force"
+LOCK_KEY = "retrain:lock"
 
-def request_retrain(reason: str) -> None:
+_client: redis.Redis | None = None
+_client_pid: int | None = None
+
+
+def redis_connection() -> redis.Redis:
+    """The process's Redis client for trigger bookkeeping (the broker's Redis, PP_REDIS_URL)."""
+    global _client, _client_pid
+    if _client is None or _client_pid != os.getpid():
+        _client = redis.Redis.from_url(get_settings().redis_url)
+        _client_pid = os.getpid()
+    return _client
+
+
+def request_retrain(reason: str, *, force: bool = False) -> None:
+    """Coalesced, delayed retrain request. ``force`` trains even if the labels did not change."""
     from common.celery_app import celery_app
 
     settings = get_settings()
+    client = redis_connection()
+    pipe = client.pipeline()
+    pipe.incr(SEQ_KEY)
+    pipe.set(REQUESTED_AT_KEY, repr(time.time()))
+    if force:
+        pipe.set(FORCE_KEY, "1", ex=86400)
+    seq = int(pipe.execute()[0])
     celery_app.send_task(
-        task_names.RETRAIN, kwargs={"reason": reason}, countdown=settings.retrain_quiet_seconds
+        task_names.RETRAIN,
+        kwargs={"reason": reason[:500], "seq": seq},
+        countdown=settings.retrain_quiet_seconds,
     )
+
+
+def latest_request_seq(client: redis.Redis | None = None) -> int:
+    return int((client or redis_connection()).get(SEQ_KEY) or 0)
+
+
+def last_request_age(client: redis.Redis | None = None) -> float | None:
+    """Seconds since the last request (None: no request known)."""
+    raw = (client or redis_connection()).get(REQUESTED_AT_KEY)
+    return time.time() - float(raw) if raw else None

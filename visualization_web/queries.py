@@ -147,7 +147,7 @@ def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None =
         "det_score": face.det_score,
         "crop_url": crop_url(face.crop_key),
         "labels": [{"persona_id": str(lab.persona_id), "persona": names.get(lab.persona_id), "verdict": lab.verdict,
-                    "labeled_by": lab.labeled_by} for lab in face_labels],  # fmt: skip
+                    "labeled_by": lab.labeled_by} for lab in face_labels],
         "prediction": None if prediction is None else {
             "persona_id": str(prediction.persona_id) if prediction.persona_id else None,
             "persona": names.get(prediction.persona_id) if prediction.persona_id else None,
@@ -155,7 +155,7 @@ def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None =
             "distance": prediction.distance,
             "model_version": prediction.model_version,
         },
-    }  # fmt: skip
+    }
 
 
 def image_detail(db: Database, image_id: str) -> dict | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cassandra import InvalidRequest
 from cassandra.cluster import Session
 
 from common.db.retry import call_with_backoff
@@ -78,6 +79,17 @@ def applied_versions(session: Session, keyspace: str) -> dict[int, str]:
     return {row.version: row.checksum for row in rows}
 
 
+def _execute_idempotently(session: Session, statement: str) -> None:
+    """Run one DDL statement; an ``ALTER TABLE … ADD`` whose column exists (a re-run after a
+    partial failure) counts as done. ``CREATE … IF NOT EXISTS`` is idempotent by itself."""
+    try:
+        call_with_backoff(lambda: session.execute(statement, timeout=120), 6)
+    except InvalidRequest as exc:
+        adds_column = re.match(r"\s*ALTER\s+TABLE\s+\S+\s+ADD\b", statement, re.I)
+        if not (adds_column and re.search(r"already exist|conflicts with an existing column", str(exc), re.I)):
+            raise
+
+
 def migrate(session: Session, keyspace: str, replication: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply every migration not yet recorded; return the names applied (empty when current)."""
     ensure_keyspace(session, keyspace, replication)
@@ -93,7 +105,7 @@ def migrate(session: Session, keyspace: str, replication: str, directory: Path =
             continue
         log.info("applying migration %s", migration.path.name)
         for statement in migration.statements():
-            call_with_backoff(lambda s=statement: session.execute(s, timeout=120), 6)
+            _execute_idempotently(session, statement)
         session.execute(
             "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (%s, %s, %s, %s)",
             (migration.version, migration.name, migration.checksum, datetime.now(UTC)),

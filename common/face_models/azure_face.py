@@ -76,18 +76,26 @@ class AzureFaceDetector:
         for attempt in range(1, self.max_attempts + 1):
             if self.limiter is not None:
                 self.limiter.acquire()
+            statuses: list[int] = []
             try:
                 return self.client.detect(
-                    data, detection_model="detection_03", recognition_model="recognition_04", return_face_id=False
+                    data,
+                    detection_model="detection_03",
+                    recognition_model="recognition_04",
+                    return_face_id=False,
+                    raw_response_hook=lambda response, seen=statuses: seen.append(response.http_response.status_code),
                 )
             except HttpResponseError as exc:
                 status = exc.status_code or 0
                 if status not in RETRYABLE:
                     raise
-                retry_after = _retry_after(exc)
-                reason = f"HTTP {status}"
+                retry_after, reason = _retry_after(exc.response), f"HTTP {status}"
             except (ServiceRequestError, ServiceResponseError) as exc:
                 retry_after, reason = None, f"connection: {exc}"
+            except ValueError:  # an error body that is not the documented JSON (gateway pages, empty 503s)
+                if not statuses or statuses[-1] not in RETRYABLE:
+                    raise
+                retry_after, reason = None, f"HTTP {statuses[-1]} (unparsed body)"
             if attempt == self.max_attempts:
                 raise DetectorUnavailable(f"Azure Face: {reason} after {attempt} attempts")
             delay = self._backoff(attempt, retry_after)
@@ -101,8 +109,7 @@ class AzureFaceDetector:
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))  # full jitter
 
 
-def _retry_after(exc: HttpResponseError) -> float | None:
-    response = exc.response
+def _retry_after(response) -> float | None:
     value = response.headers.get("Retry-After") if response is not None else None
     try:
         return max(0.0, float(value)) if value else None

@@ -50,7 +50,9 @@ def _from_row(row) -> Event:
     return Event(row.event_id, row.kind, row.actor or "", row.subject or "", json.loads(row.payload or "{}"))
 
 
-def recent(db: Database, limit: int = 50, days: int = 30, kind_prefix: str = "", before: uuid.UUID | None = None) -> list[Event]:
+def recent(
+    db: Database, limit: int = 50, days: int = 30, kind_prefix: str = "", before: uuid.UUID | None = None
+) -> list[Event]:
     """Newest first, walking back day by day; optional kind prefix filter (applied in Python)."""
     out: list[Event] = []
     today = datetime.now(UTC).date()
@@ -59,9 +61,7 @@ def recent(db: Database, limit: int = 50, days: int = 30, kind_prefix: str = "",
         if before is not None and day > datetime_from_uuid1(before).date():
             continue
         if before is not None:
-            rows = db.execute(
-                "SELECT * FROM events WHERE day = ? AND event_id < ? LIMIT ?", (day, before, limit * 4)
-            )
+            rows = db.execute("SELECT * FROM events WHERE day = ? AND event_id < ? LIMIT ?", (day, before, limit * 4))
         else:
             rows = db.execute("SELECT * FROM events WHERE day = ? LIMIT ?", (day, limit * 4))
         for row in rows:

@@ -24,6 +24,7 @@ class Face:
     embedder: str
     crop_key: str
     created_at: datetime | None = None
+    vanished_at: datetime | None = None  # re-extraction no longer finds this (labeled) face; kept, flagged
 
 
 def encode_embedding(vector: np.ndarray) -> bytes:
@@ -38,6 +39,7 @@ def _face(r) -> Face:
     return Face(
         r.face_id, r.image_id, (r.box_left, r.box_top, r.box_width, r.box_height), r.detector or "",
         r.det_score, decode_embedding(r.embedding), r.embedder or "", r.crop_key or "", r.created_at,
+        getattr(r, "vanished_at", None),
     )  # fmt: skip
 
 
@@ -85,6 +87,16 @@ def scan(db: Database, page_size: int = 1000) -> Iterator[Face]:
     """Every face, paged by the driver (a full-table read, for reclassification)."""
     for row in db.execute("SELECT * FROM faces", fetch_size=page_size):
         yield _face(row)
+
+
+def set_vanished(db: Database, face_id: str, at: datetime | None) -> None:
+    """Flag (or, with None, unflag) a face that re-extraction no longer finds."""
+    db.execute("UPDATE faces SET vanished_at = ? WHERE face_id = ?", (at, face_id))
+
+
+def delete(db: Database, image_id: str, face_id: str) -> None:
+    db.execute("DELETE FROM faces WHERE face_id = ?", (face_id,))
+    db.execute("DELETE FROM faces_by_image WHERE image_id = ? AND face_id = ?", (image_id, face_id))
 
 
 def delete_for_image(db: Database, image_id: str) -> list[str]:

@@ -54,7 +54,9 @@ def name_key(name: str) -> str:
 
 
 def _claim_name(db: Database, name: str, persona_id: uuid.UUID) -> None:
-    row = db.one("INSERT INTO persona_names (name_key, persona_id) VALUES (?, ?) IF NOT EXISTS", (name_key(name), persona_id))
+    row = db.one(
+        "INSERT INTO persona_names (name_key, persona_id) VALUES (?, ?) IF NOT EXISTS", (name_key(name), persona_id)
+    )
     if not row.applied and row.persona_id != persona_id:
         raise NameTaken(f"a persona named {name!r} exists already")
 

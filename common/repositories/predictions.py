@@ -80,9 +80,7 @@ def queue(db: Database, persona_id: uuid.UUID | None, model_version: int, limit:
             f"ORDER BY score {order} LIMIT ?",
             (_key(persona_id), model_version, bucket, limit + offset),
         )
-        rows.extend(
-            Prediction(r.face_id, persona_id, r.score, r.distance, model_version, r.image_id) for r in result
-        )
+        rows.extend(Prediction(r.face_id, persona_id, r.score, r.distance, model_version, r.image_id) for r in result)
     rows.sort(key=lambda p: (p.score, p.face_id), reverse=most_confident_first)
     return rows[offset : offset + limit]
 
@@ -94,3 +92,103 @@ def drop_version_queue(db: Database, persona_id: uuid.UUID | None, model_version
             "DELETE FROM predictions_by_persona WHERE persona_id = ? AND model_version = ? AND bucket = ?",
             (_key(persona_id), model_version, bucket),
         )
+
+
+def _old_rows(db: Database, face_ids: list[str]) -> dict[str, Prediction]:
+    from cassandra.concurrent import execute_concurrent_with_args
+
+    from common.db.retry import call_with_backoff
+
+    prepared = db.prepare("SELECT face_id, persona_id, score, model_version FROM predictions_by_face WHERE face_id = ?")
+
+    def run() -> dict[str, Prediction]:
+        out: dict[str, Prediction] = {}
+        for ok, result in execute_concurrent_with_args(db.session, prepared, [(f,) for f in face_ids], concurrency=64):
+            if not ok:
+                raise result
+            for r in result:
+                out[r.face_id] = Prediction(r.face_id, r.persona_id, r.score or 0.0, None, r.model_version or 0)
+        return out
+
+    return call_with_backoff(run, db.overload_retries)
+
+
+def put_many(db: Database, new: list[Prediction], replace_old: bool = True) -> None:
+    """Write many predictions concurrently. Each face's row is replaced in one write (readers never see two
+    versions mixed for a face); its new review-queue row is written before the superseded one is removed.
+
+    ``replace_old=False`` skips reading and removing the previous queue rows (a full reclassification
+    pass drops the superseded versions' queues as whole partitions instead)."""
+    if not new:
+        return
+    old = _old_rows(db, [p.face_id for p in new]) if replace_old else {}
+    now = datetime.now(UTC)
+    db.execute_many(
+        "INSERT INTO predictions_by_face (face_id, persona_id, score, distance, model_version, predicted_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(p.face_id, p.persona_id, p.score, p.distance, p.model_version, p.predicted_at or now) for p in new],
+    )
+    _insert_queue_rows(db, [(_key(p.persona_id), p.model_version, bucket_of(p.face_id, BUCKETS), p.score, p.face_id,
+                             p.image_id, p.distance) for p in new])  # fmt: skip
+    stale = []
+    for p in new:
+        o = old.get(p.face_id)
+        if o is not None and (_key(o.persona_id), o.model_version, _f32(o.score)) != (
+            _key(p.persona_id),
+            p.model_version,
+            _f32(p.score),
+        ):
+            stale.append((_key(o.persona_id), o.model_version, bucket_of(o.face_id, BUCKETS), o.score, o.face_id))
+    db.execute_many(
+        "DELETE FROM predictions_by_persona WHERE persona_id = ? AND model_version = ? AND bucket = ? "
+        "AND score = ? AND face_id = ?",
+        stale,
+    )
+
+
+QUEUE_BATCH_ROWS = 30  # rows per single-partition UNLOGGED batch (stays under Cassandra's 5 KB batch warning)
+
+
+def _insert_queue_rows(db: Database, rows: list[tuple]) -> None:
+    """Review-queue rows grouped by partition into small UNLOGGED batches, sent concurrently."""
+    from cassandra.concurrent import execute_concurrent
+    from cassandra.query import BatchStatement, BatchType
+
+    from common.db.retry import call_with_backoff
+
+    prepared = db.prepare(
+        "INSERT INTO predictions_by_persona (persona_id, model_version, bucket, score, face_id, image_id, distance) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    by_partition: dict[tuple, list[tuple]] = {}
+    for row in rows:
+        by_partition.setdefault(row[:3], []).append(row)
+    batches = []
+    for group in by_partition.values():
+        for lo in range(0, len(group), QUEUE_BATCH_ROWS):
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for row in group[lo : lo + QUEUE_BATCH_ROWS]:
+                batch.add(prepared, row)
+            batches.append((batch, None))
+
+    def run() -> None:
+        for ok, result in execute_concurrent(db.session, batches, concurrency=16):
+            if not ok:
+                raise result
+
+    if batches:
+        call_with_backoff(run, db.overload_retries)
+
+
+def _f32(value: float) -> float:
+    import struct
+
+    return struct.unpack("<f", struct.pack("<f", float(value)))[0]
+
+
+def drop_version_queues(db: Database, persona_ids: list[uuid.UUID | None], versions: list[int]) -> None:
+    """Remove superseded versions' review queues (whole partitions, concurrently)."""
+    db.execute_many(
+        "DELETE FROM predictions_by_persona WHERE persona_id = ? AND model_version = ? AND bucket = ?",
+        [(_key(p), v, b) for p in persona_ids for v in versions for b in range(BUCKETS)],
+    )

@@ -2,7 +2,7 @@
 
 Every case is made here from bytes (no downloads, no committed images):
 zero-byte files, truncated JPEG/PNG/GIF at many lengths, non-images with image
-names (text, HTML, PDF, ZIP, ELF, SVG), decompression bombs (a 50,000 × 50,000
+names (text, HTML, PDF, ZIP, ELF, SVG), decompression bombs (a 50,000 x 50,000
 PNG header, GIF and BMP with huge declared sizes), JPEGs with an oversized or
 malformed EXIF segment, PNGs whose chunk length claims gigabytes, an animated
 GIF with 1,000 frames, and names with path traversal and control characters.

@@ -157,6 +157,11 @@ PP_CASSANDRA_PASSWORD
 {{- if and (eq (toString .Values.config.PP_STORAGE_BACKEND) "local") (not .Values.blobVolume.enabled) }}
 {{- fail "PP_STORAGE_BACKEND=local needs blobVolume.enabled=true (a ReadWriteMany volume shared by web and workers), or use azure-files" }}
 {{- end }}
+{{- $visibility := toString (.Values.config.PP_CELERY_VISIBILITY_TIMEOUT | default "7200") }}
+{{- $timeLimit := toString (.Values.config.PP_CELERY_TASK_TIME_LIMIT | default "3600") }}
+{{- if le (atoi $visibility) (atoi $timeLimit) }}
+{{- fail (printf "config.PP_CELERY_VISIBILITY_TIMEOUT (%s) must be longer than config.PP_CELERY_TASK_TIME_LIMIT (%s), or a running task is delivered twice" $visibility $timeLimit) }}
+{{- end }}
 {{- if and .Values.keda.enabled (not .Values.keda.redis.address) (not .Values.redis.enabled) }}
 {{- fail "keda.enabled needs keda.redis.address (host:port of the Redis broker) or redis.enabled" }}
 {{- end }}

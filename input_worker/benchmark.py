@@ -1,0 +1,184 @@
+"""Benchmark (not a test): the raw detector+embedder loop vs the full system on the same images and cores.
+
+    python -m input_worker.benchmark [--n 200] [--source ../shared/datasets/faces-small] [--processes 2]
+
+(a) raw: one process per core reads, validates, detects and embeds each image directly;
+(b) system: `start_ingest` of the same folder through real Celery workers (ingest + extract),
+    Cassandra and the blob store, until the job is done.
+Prints images/s of both and the ratio (b)/(a) (goal >= 0.90). Uses its own keyspace, Redis DB and
+blob folder, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "faces-small"
+
+
+def source_images(folder: Path | None) -> list[np.ndarray]:
+    """Every readable image under ``folder``, or astronaut and Grace Hopper when there is none."""
+    from common.face_models import decode_rgb
+
+    out = []
+    if folder and folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                try:
+                    out.append(decode_rgb(path.read_bytes()))
+                except ValueError:
+                    continue
+    if not out:
+        from matplotlib.cbook import get_sample_data
+        from skimage.data import astronaut
+
+        with get_sample_data("grace_hopper.jpg") as fh:
+            out = [astronaut(), np.asarray(Image.open(fh).convert("RGB"))]
+    return out
+
+
+def generate(sources: list[np.ndarray], n: int, folder: Path, seed: int = 7) -> None:
+    """N varied JPEGs: flips, scales, crops and two-image collages of the sources."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        img = sources[int(rng.integers(len(sources)))]
+        kind = i % 4
+        if kind == 1:
+            img = img[:, ::-1]
+        elif kind == 2:
+            h, w = img.shape[:2]
+            dy, dx = int(rng.integers(0, max(1, h // 8))), int(rng.integers(0, max(1, w // 8)))
+            img = img[dy : h - int(rng.integers(0, max(1, h // 8))), dx : w - int(rng.integers(0, max(1, w // 8)))]
+        elif kind == 3:
+            other = sources[int(rng.integers(len(sources)))]
+            height = max(img.shape[0], other.shape[0])
+            canvas = np.full((height, img.shape[1] + other.shape[1], 3), 110, np.uint8)
+            canvas[: img.shape[0], : img.shape[1]] = img
+            canvas[: other.shape[0], img.shape[1] :] = other
+            img = canvas
+        scale = float(rng.uniform(0.6, 1.4))
+        pil = Image.fromarray(np.ascontiguousarray(img))
+        pil = pil.resize((max(32, round(pil.width * scale)), max(32, round(pil.height * scale))))
+        # A per-image pixel nudge keeps every file distinct (no duplicates in the system run).
+        pil.putpixel((0, 0), (i % 256, (i // 256) % 256, 7))
+        pil.save(folder / f"img-{i:05d}.jpg", quality=90)
+
+
+def _raw_init() -> None:
+    from common.face_models import get_detector, get_embedder
+    from common.settings import get_settings
+
+    settings = get_settings()
+    get_detector(settings.face_detector.value, settings)
+    get_embedder()
+
+
+def _raw_one(path: str) -> int:
+    from common.face_models import extract_faces
+    from common.settings import get_settings
+    from input_worker.validation import load_image
+
+    data = Path(path).read_bytes()
+    return len(extract_faces(load_image(data, path, get_settings()).rgb))
+
+
+def run_raw(files: list[str], processes: int) -> tuple[float, int]:
+    with get_context("fork").Pool(processes, initializer=_raw_init) as pool:
+        pool.map(_raw_one, files[: processes * 2])  # warm up every process
+        started = time.perf_counter()
+        faces = sum(pool.map(_raw_one, files, chunksize=1))
+        return time.perf_counter() - started, faces
+
+
+def run_system(folder: Path, processes: int, warmup: Path) -> tuple[float, int]:
+    from common.db import get_database
+    from common.ingest_requests import start_ingest
+    from common.repositories import jobs
+
+    celery = str(Path(sys.executable).with_name("celery"))
+    worker = subprocess.Popen(
+        [celery, "-A", "input_worker.app", "worker", "-Q", "ingest,extract", "--concurrency", str(processes),
+         "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        cwd=Path(__file__).resolve().parents[1], start_new_session=True,
+    )  # fmt: skip
+    db = get_database()
+    try:
+        _wait(db, start_ingest(db, str(warmup), "bench"), jobs)  # workers up, models loaded
+        started = time.perf_counter()
+        progress = _wait(db, start_ingest(db, str(folder), "bench"), jobs)
+        return time.perf_counter() - started, progress.counts["faces"]
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(60)
+
+
+def _wait(db, job_id: str, jobs, timeout: float = 3600):
+    deadline = time.monotonic() + timeout
+    while True:
+        progress = jobs.progress(db, job_id)
+        if progress and progress.done:
+            return progress
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} not done")
+        time.sleep(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=200, help="images to generate")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder of seed images")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    parser.add_argument("--redis-url", default=os.environ.get("PP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="pp-bench-"))
+    keyspace = f"pp_bench_{uuid.uuid4().hex[:8]}"
+    os.environ.update(
+        {
+            "PP_CASSANDRA_KEYSPACE": keyspace,
+            "PP_REDIS_URL": args.redis_url,
+            "PP_STORAGE_LOCAL_ROOT": str(work / "blobs"),
+            "PP_HEARTBEAT_FILE": str(work / "hb"),
+        }
+    )
+    from common.db.migrate import migrate
+    from common.db.session import connect
+    from common.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    cluster, session = connect(settings)
+    migrate(session, keyspace, settings.cassandra_replication)
+    try:
+        images = work / "images"
+        generate(source_images(args.source), args.n, images)
+        generate(source_images(None), 2, work / "warmup", seed=99)
+        files = sorted(str(p) for p in images.iterdir())
+        print(f"{len(files)} images, {args.processes} processes, detector {settings.face_detector.value}")
+        raw_s, raw_faces = run_raw(files, args.processes)
+        print(f"(a) raw loop:   {raw_s:7.2f} s  {len(files) / raw_s:6.2f} images/s  {raw_faces} faces")
+        sys_s, sys_faces = run_system(images, args.processes, work / "warmup")
+        print(f"(b) full system:{sys_s:7.2f} s  {len(files) / sys_s:6.2f} images/s  {sys_faces} faces")
+        print(f"ratio (b)/(a): {raw_s / sys_s:.3f}  (goal >= 0.90)")
+        return 0
+    finally:
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+        cluster.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""`persona-pipeline ingest PATH_OR_SHARE_URL [--no-wait]`: start an ingest job and follow its progress."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+
+from tqdm import tqdm
+
+from common.settings import DetectorName
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("ingest", help="ingest images from a folder, an Azure Files share or an image URL")
+    p.add_argument("source", help="folder path, azurefiles://<share>/<dir>, https://<acct>.file.core.windows.net/…")
+    p.add_argument("--no-wait", action="store_true", help="print the job id and return")
+    p.add_argument("--detector", choices=[d.value for d in DetectorName], help="override PP_FACE_DETECTOR")
+    p.add_argument("--timeout", type=float, default=0, help="give up waiting after this many seconds (0: never)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = subparsers.add_parser("reextract", help="re-run face extraction, keeping labeled faces and their history")
+    p.add_argument("image_ids", nargs="*", help="images to re-extract")
+    p.add_argument("--all", action="store_true", help="every image")
+    p.add_argument("--detector", choices=[d.value for d in DetectorName], help="override PP_FACE_DETECTOR")
+    p.add_argument("--here", action="store_true", help="run in this process instead of sending worker tasks")
+    p.set_defaults(func=cmd_reextract)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from common.db import get_database
+    from common.ingest_requests import start_ingest
+
+    db = get_database()
+    options = {"detector": args.detector} if args.detector else {}
+    job_id = start_ingest(db, args.source, actor=f"cli:{getpass.getuser()}", options=options)
+    if args.no_wait:
+        print(job_id)
+        return 0
+    print(f"job {job_id}", file=sys.stderr)
+    return follow(db, job_id, args.timeout)
+
+
+def follow(db, job_id: str, timeout: float = 0, interval: float = 1.0) -> int:
+    """Show a progress bar until the job is done; print a summary and each rejected file's reason."""
+    from common.repositories import jobs
+
+    deadline = time.monotonic() + timeout if timeout else None
+    bar = tqdm(desc="ingest", unit="img", dynamic_ncols=True)
+    try:
+        while True:
+            progress = jobs.progress(db, job_id)
+            if progress is None:
+                print(f"job {job_id} not found", file=sys.stderr)
+                return 1
+            c = progress.counts
+            bar.total = progress.job.discovered
+            bar.n = c["duplicate"] + c["rejected"] + c["extracted"]
+            bar.set_postfix(discovered=progress.job.discovered or 0, stored=c["stored"], duplicates=c["duplicate"],
+                            rejected=c["rejected"], faces=c["faces"], refresh=False)  # fmt: skip
+            bar.refresh()
+            if progress.done:
+                break
+            if deadline and time.monotonic() > deadline:
+                print(f"\ngave up waiting after {timeout}s; job {job_id} goes on", file=sys.stderr)
+                return 2
+            time.sleep(interval)
+    finally:
+        bar.close()
+    summary = progress.as_dict()
+    if progress.job.status == "failed":
+        print(f"job failed: {progress.job.error}", file=sys.stderr)
+        return 1
+    print(
+        f"discovered {summary['discovered']}, stored {summary['stored']}, duplicates {summary['duplicates']}, "
+        f"rejected {summary['rejected']}, faces {summary['faces']}"
+    )
+    for item in sorted(jobs.items(db, job_id), key=lambda i: i.item_key):
+        if item.outcome == jobs.REJECTED:
+            print(f"  rejected {item.item_key}: {item.reason}")
+    return 0
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    from common.celery_app import celery_app
+    from common.db import get_database
+    from common.settings import get_settings
+    from common.task_names import REEXTRACT_IMAGE
+    from input_worker.reextract import reextract_image
+
+    if not args.image_ids and not args.all:
+        print("give image ids or --all", file=sys.stderr)
+        return 2
+    db = get_database()
+    actor = f"cli:{getpass.getuser()}"
+    ids = args.image_ids or (r.image_id for r in db.execute("SELECT image_id FROM images", fetch_size=1000))
+    count = 0
+    for image_id in ids:
+        if args.here:
+            print(reextract_image(db, image_id, get_settings(), args.detector, actor))
+        else:
+            kwargs = {"image_id": image_id, "detector": args.detector, "actor": actor}
+            celery_app.send_task(REEXTRACT_IMAGE, kwargs=kwargs)
+        count += 1
+    print(f"{'re-extracted' if args.here else 'sent'} {count} image(s)")
+    return 0

@@ -1,0 +1,74 @@
+"""Extract: detect every face of a stored image, embed it, store rows and crops, ask for predictions.
+
+Idempotent: face ids derive from image id + box and crops are keyed by face id,
+so a redelivered task rewrites identical rows; an image already processed is
+only re-marked on its job item.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from common import task_names
+from common.db import Database
+from common.face_models import EMBEDDER_NAME, extract_faces
+from common.repositories import faces, images, jobs
+from common.repositories.ids import face_id as derive_face_id
+from common.settings import Settings
+from common.storage import BlobNotFound, content_key, get_blob_store
+from input_worker.errors import TRANSIENT
+from input_worker.ingest import Send, send_task
+from input_worker.validation import InvalidImage, load_image
+
+log = logging.getLogger(__name__)
+
+
+def crop_key(face_id: str) -> str:
+    return content_key("crops", face_id, ".jpg")
+
+
+def extract_image(db: Database, image_id: str, settings: Settings, job_id: str | None = None,
+                  item_key: str | None = None, detector: str | None = None, send: Send = send_task) -> int:  # fmt: skip
+    """Faces of one image, stored; returns how many. Marks the job item extracted when given."""
+    image = images.get(db, image_id)
+    if image is None:
+        log.warning("image %s not found; nothing to extract", image_id)
+        count = 0
+    elif image.status == images.PROCESSED and image.face_count is not None:
+        count = image.face_count  # a redelivery after the work was done (re-extraction: reextract.py)
+    else:
+        try:
+            count = _extract(db, image, settings, detector or settings.face_detector.value, send)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # recorded on the image; the worker and the job go on
+            log.exception("extracting image %s failed", image_id)
+            images.mark_failed(db, image_id, f"{type(exc).__name__}: {exc}")
+            count = 0
+    if job_id and item_key:
+        jobs.record_extracted(db, job_id, item_key, count)
+    return count
+
+
+def _extract(db: Database, image: images.Image, settings: Settings, detector: str, send: Send) -> int:
+    store = get_blob_store()
+    try:
+        valid = load_image(store.get(image.blob_key), image.source_name, settings)
+    except (BlobNotFound, InvalidImage) as exc:
+        images.mark_failed(db, image.image_id, f"cannot read stored image: {exc}")
+        return 0
+    now = datetime.now(UTC)
+    face_ids = []
+    for found in extract_faces(valid.rgb, detector, settings):
+        fid = derive_face_id(image.image_id, found.box)
+        key = crop_key(fid)
+        store.put(key, found.crop_jpeg)
+        faces.upsert(db, faces.Face(fid, image.image_id, found.box, detector, found.score, found.embedding,
+                                    EMBEDDER_NAME, key, now))  # fmt: skip
+        face_ids.append(fid)
+    if face_ids:
+        send(task_names.RECLASSIFY_BATCH, {"face_ids": face_ids})
+    images.mark_processed(db, image.image_id, len(face_ids))
+    log.info("image %s: %d faces (%s)", image.image_id[:12], len(face_ids), detector)
+    return len(face_ids)

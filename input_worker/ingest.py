@@ -1,0 +1,120 @@
+"""Ingest: discover a job's images, fan out in batches, store each valid original once.
+
+Every step is idempotent: item rows are keyed by (job, item key), images by the
+SHA-256 of their bytes, so a redelivered task rewrites the same rows and the
+job's counters (counted from item rows) stay exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from azure.core.exceptions import HttpResponseError
+
+from common import task_names
+from common.db import Database
+from common.repositories import images, jobs
+from common.settings import Settings
+from common.storage import content_key, get_blob_store, sha256_hex
+from input_worker.errors import TRANSIENT
+from input_worker.sources import SourceItem, discover, read_item
+from input_worker.validation import InvalidImage, load_image
+
+log = logging.getLogger(__name__)
+
+Send = Callable[..., object]
+
+
+def send_task(name: str, kwargs: dict) -> None:
+    from common.celery_app import celery_app
+
+    celery_app.send_task(name, kwargs=kwargs)
+
+
+def run_job(db: Database, job_id: str, settings: Settings, send: Send = send_task) -> int:
+    """Discover the job's items, record how many, send them in batches. Returns the count."""
+    job = jobs.get(db, job_id)
+    if job is None:
+        log.warning("ingest job %s not found; nothing to do", job_id)
+        return 0
+    try:
+        items = list(discover(job.source, job.options, settings))
+    except TRANSIENT:
+        raise
+    except HttpResponseError as exc:
+        if (exc.status_code or 0) == 429 or (exc.status_code or 0) >= 500:
+            raise
+        jobs.set_failed(db, job_id, f"cannot list {job.source}: {exc.message or exc}")
+        return 0
+    except (OSError, ValueError) as exc:
+        jobs.set_failed(db, job_id, f"cannot list {job.source}: {exc}")
+        return 0
+    jobs.set_discovered(db, job_id, len(items))
+    size = max(1, settings.ingest_batch_size)
+    for start in range(0, len(items), size):
+        batch = [item.as_dict() for item in items[start : start + size]]
+        send(task_names.INGEST_BATCH, {"job_id": job_id, "items": batch})
+    log.info("job %s: %d items from %s", job_id, len(items), job.source)
+    return len(items)
+
+
+def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Settings,
+                 send: Send = send_task) -> None:  # fmt: skip
+    job = jobs.get(db, job_id)
+    if job is None:
+        log.warning("ingest job %s not found; batch dropped", job_id)
+        return
+    detector = job.options.get("detector")
+    for raw in items:
+        item = SourceItem(**raw)
+        done = jobs.get_item(db, job_id, item.key)
+        if done is not None and done.outcome:
+            if done.outcome == jobs.STORED and not done.extracted:  # redelivered before extraction was sent
+                _send_extract(send, done.image_id, job_id, item.key, detector)
+            continue
+        try:
+            ingest_item(db, job.job_id, job.source, item, settings, send, detector)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # one bad item never stops the others
+            log.exception("job %s item %r failed", job_id, item.key)
+            jobs.record_outcome(db, job_id, item.key, item.name, jobs.REJECTED,
+                                reason=f"internal error: {type(exc).__name__}: {exc}"[:2000])  # fmt: skip
+
+
+def ingest_item(db: Database, job_id: str, source: str, item: SourceItem, settings: Settings, send: Send,
+                detector: str | None = None) -> str:  # fmt: skip
+    """Read, validate and store one item; records and returns its outcome."""
+    try:
+        data = read_item(source, item, settings)
+        valid = load_image(data, item.name, settings, reduced=True)
+    except InvalidImage as exc:
+        jobs.record_outcome(db, job_id, item.key, item.name, jobs.REJECTED, reason=exc.reason)
+        return jobs.REJECTED
+    image_id = sha256_hex(data)
+    blob_key = content_key("images", image_id, valid.suffix)
+    get_blob_store().put_if_absent(blob_key, data)
+    image = images.Image(
+        image_id=image_id, blob_key=blob_key, source=source, source_name=item.key, size_bytes=len(data),
+        width=valid.width, height=valid.height, format=valid.format, status=images.STORED, face_count=None,
+        error=None, job_id=job_id, item_key=item.key, created_at=None, processed_at=None,
+    )  # fmt: skip
+    inserted, stored = images.insert_if_absent(db, image)
+    ours = inserted or (stored.job_id == job_id and stored.item_key == item.key)
+    if ours:
+        jobs.record_outcome(db, job_id, item.key, item.name, jobs.STORED, image_id=image_id)
+        _send_extract(send, image_id, job_id, item.key, detector)
+        outcome = jobs.STORED
+    else:
+        reason = f"same bytes as {stored.source_name or image_id}"
+        jobs.record_outcome(db, job_id, item.key, item.name, jobs.DUPLICATE, image_id=image_id, reason=reason)
+        outcome = jobs.DUPLICATE
+    return outcome
+
+
+def _send_extract(send: Send, image_id: str | None, job_id: str, item_key: str, detector: str | None) -> None:
+    kwargs = {"image_id": image_id, "job_id": job_id, "item_key": item_key}
+    if detector:
+        kwargs["detector"] = detector
+    send(task_names.EXTRACT_IMAGE, kwargs)

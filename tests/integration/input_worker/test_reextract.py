@@ -1,0 +1,78 @@
+"""Re-extraction keeps human work: matched faces keep ids and labels; vanished labeled faces are flagged."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from common import task_names
+from common.repositories import faces, images, labels
+from common.settings import Settings
+from common.storage import content_key, get_blob_store, sha256_hex
+from input_worker.extract import extract_image
+from input_worker.reextract import reextract_image
+from tests.unit.input_worker.sample_images import astronaut, collage, encode, grace_hopper
+
+pytestmark = pytest.mark.integration
+
+
+class Sent(list):
+    def __call__(self, name: str, kwargs: dict) -> None:
+        self.append((name, kwargs))
+
+
+def stored_image(db, data: bytes, name: str) -> str:
+    image_id = sha256_hex(data)
+    key = content_key("images", image_id, ".jpg")
+    get_blob_store().put(key, data)
+    images.insert_if_absent(db, images.Image(image_id, key, "test", name, len(data), 0, 0, "JPEG", images.STORED,
+                                             None, None, None, None, None, None))  # fmt: skip
+    return image_id
+
+
+def test_vanished_labeled_face_is_flagged_unlabeled_removed_and_both_come_back(clean_tables, settings):
+    db = clean_tables
+    image_id = stored_image(db, encode(collage(astronaut(), grace_hopper())), "pair.jpg")
+    assert extract_image(db, image_id, settings, send=Sent()) == 2
+    labeled, unlabeled = sorted(faces.for_image(db, image_id), key=lambda f: f.box[0])
+    persona = uuid.uuid4()
+    labels.put(db, labeled.face_id, persona, labels.CONFIRM, "alice")
+
+    # A detection copy too small to find anything: both faces "vanish".
+    blind = Settings(**{**settings.model_dump(), "detection_max_side": 60})
+    result = reextract_image(db, image_id, blind, send=Sent())
+    assert (result.kept, result.added, result.removed, result.flagged) == (0, 0, 1, 1)
+    [left] = faces.for_image(db, image_id)
+    assert left.face_id == labeled.face_id and left.vanished_at is not None
+    assert faces.get(db, unlabeled.face_id) is None
+    assert not get_blob_store().exists(unlabeled.crop_key)
+    assert images.get(db, image_id).face_count == 0
+
+    # Normal settings again: the labeled face is found again (same id, unflagged, label intact).
+    sent = Sent()
+    result = reextract_image(db, image_id, settings, send=sent)
+    assert (result.kept, result.added, result.removed, result.flagged) == (1, 1, 0, 0)
+    again = {f.face_id: f for f in faces.for_image(db, image_id)}
+    assert set(again) == {labeled.face_id, unlabeled.face_id}
+    assert again[labeled.face_id].vanished_at is None
+    assert labels.confirmed_persona(labels.for_face(db, labeled.face_id)) == persona
+    [(name, kwargs)] = sent
+    assert name == task_names.RECLASSIFY_BATCH and set(kwargs["face_ids"]) == set(again)
+
+
+def test_another_detector_keeps_the_face_id_and_its_labels(clean_tables, settings):
+    db = clean_tables
+    image_id = stored_image(db, encode(astronaut()), "astronaut.jpg")
+    extract_image(db, image_id, settings, send=Sent())
+    [before] = faces.for_image(db, image_id)
+    labels.put(db, before.face_id, uuid.uuid4(), labels.CONFIRM, "alice")
+
+    cnn = Settings(**{**settings.model_dump(), "detection_upsample": 0})
+    result = reextract_image(db, image_id, cnn, detector="dlib-cnn", send=Sent())
+
+    assert (result.kept, result.added, result.removed, result.flagged) == (1, 0, 0, 0)
+    [after] = faces.for_image(db, image_id)
+    assert after.face_id == before.face_id and after.detector == "dlib-cnn"
+    assert after.box != before.box  # the CNN's own box, stored under the old id
+    assert labels.for_face(db, after.face_id)

@@ -1,0 +1,100 @@
+"""Every page renders for a logged-in user; the page forms do what they say."""
+
+import re
+
+from common.repositories import labels, personas
+from tests.support import seed
+
+
+def _seed_two_groups(db):
+    a, b = seed.centers(2)
+    return seed.seed_faces(db, 3, a, seed=1), seed.seed_faces(db, 2, b, seed=2)
+
+
+def test_every_page_renders(login, web_db):
+    group_a, _ = _seed_two_groups(web_db)
+    browser = login("admin")
+    pid = browser.post_json("/api/v1/personas", {"name": "Ada"}).get_json()["persona_id"]
+    browser.post_json("/api/v1/labels", {"face_id": group_a[0], "persona_id": pid, "verdict": "confirm"})
+    image_id = seed.faces.get(web_db, group_a[0]).image_id
+    paths = ["/", "/personas", f"/personas/{pid}", f"/personas/{pid}?order=confident&page=1", "/images",
+             f"/images/{image_id}", "/unknown", "/ingest", "/models", "/events", "/events?kind=label.&actor=admin"]
+    for path in paths:
+        response = browser.get(path)
+        assert response.status_code == 200, path
+    assert browser.get("/personas/nope").status_code == 404
+    assert browser.get("/images/nope").status_code == 404
+
+
+def test_dashboard_shows_counts_queues_and_no_model_yet(login, web_db):
+    _seed_two_groups(web_db)
+    html = login("viewer").get("/").get_data(as_text=True)
+    for queue in ("ingest", "extract", "retrain", "reclassify"):
+        assert f"<td>{queue}</td>" in html
+    assert "No model yet" in html and 'class="n">5<' in html  # five faces
+
+
+def test_image_page_draws_a_box_per_face_with_its_persona(login, web_db):
+    group_a, _ = _seed_two_groups(web_db)
+    browser = login("labeler")
+    pid = browser.post_json("/api/v1/personas", {"name": "Ada"}).get_json()["persona_id"]
+    browser.post_json("/api/v1/labels", {"face_id": group_a[0], "persona_id": pid, "verdict": "confirm"})
+    html = browser.get(f"/images/{seed.faces.get(web_db, group_a[0]).image_id}").get_data(as_text=True)
+    assert len(re.findall(r"<rect ", html)) == 1 and ">Ada</text>" in html
+
+
+def test_persona_page_lists_confirmed_faces_with_review_controls(login, web_db):
+    group_a, _ = _seed_two_groups(web_db)
+    browser = login("labeler")
+    pid = browser.post_json("/api/v1/personas", {"name": "Ada"}).get_json()["persona_id"]
+    browser.post_json("/api/v1/labels", {"face_ids": group_a[:2], "persona_id": pid, "verdict": "confirm"})
+    html = browser.get(f"/personas/{pid}").get_data(as_text=True)
+    confirmed = html.split('id="confirmed"')[1].split("</section>")[0]
+    assert confirmed.count('class="face confirm"') == 2
+    assert 'data-verdict="confirm"' in html and "Undo last" in html
+
+
+def test_unknown_faces_are_grouped_and_a_group_becomes_a_persona(login, web_db):
+    group_a, group_b = _seed_two_groups(web_db)
+    browser = login("labeler")
+    html = browser.get("/unknown").get_data(as_text=True)
+    assert "Group 1" in html and "Group 2" in html and "Group 3" not in html
+    response = browser.form("/unknown/create", {"name": "Grace", "face_id": group_a})
+    assert response.status_code == 302
+    grace = personas.find_by_name(web_db, "Grace")
+    assert {lab.face_id for lab in labels.for_persona(web_db, grace.persona_id)} == set(group_a)
+    browser.form("/unknown/assign", {"persona_id": str(grace.persona_id), "face_id": group_b})
+    assert len(labels.for_persona(web_db, grace.persona_id)) == 5
+
+
+def test_persona_forms_create_rename_merge_delete_and_undo(login, web_db):
+    browser = login("admin")
+    assert browser.form("/personas", {"name": "Ada"}).status_code == 302
+    assert browser.form("/personas", {"name": "ada"}).status_code == 409
+    ada = personas.find_by_name(web_db, "Ada")
+    browser.form(f"/personas/{ada.persona_id}/rename", {"name": "Ada L"})
+    browser.form("/personas", {"name": "Bob"})
+    bob = personas.find_by_name(web_db, "Bob")
+    browser.form(f"/personas/{bob.persona_id}/merge", {"target_id": str(ada.persona_id)})
+    assert [p.name for p in personas.list_all(web_db)] == ["Ada L"]
+    events_html = browser.get("/events").get_data(as_text=True)
+    merge_id = re.search(r'/events/([0-9a-f-]+)/undo', events_html).group(1)
+    assert browser.form(f"/events/{merge_id}/undo").status_code == 302
+    assert [p.name for p in personas.list_all(web_db)] == ["Ada L", "Bob"]
+    browser.form(f"/personas/{bob.persona_id}/delete", {"erase_faces": "1"})
+    assert [p.name for p in personas.list_all(web_db)] == ["Ada L"]
+
+
+def test_ingest_page_forms(login, tmp_path):
+    browser = login("labeler")
+    assert browser.form("/ingest/folder", {"source": str(tmp_path)}).status_code == 403
+    assert browser.form("/ingest/upload", {}).status_code == 422
+    html = browser.get("/ingest").get_data(as_text=True)
+    assert 'id="dropzone"' in html
+
+
+def test_models_page_buttons_need_the_right_role(login):
+    labeler = login("labeler")
+    assert labeler.form("/models/rollback").status_code == 403
+    assert labeler.form("/models/retrain").status_code == 302
+    assert "Retrain now" in labeler.get("/models").get_data(as_text=True)

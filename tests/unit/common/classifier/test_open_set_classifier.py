@@ -1,0 +1,101 @@
+"""The classifier on synthetic embeddings: small data, open set, rejections, one persona per face of an image."""
+
+import uuid
+
+import numpy as np
+
+from common.classifier.model import OpenSetClassifier
+from common.classifier.synthetic import clustered, faces_of, person_centers
+
+P = [uuid.UUID(int=i + 1) for i in range(50)]
+
+
+def _fit(x, y, rejected=None, rejected_ids=()):
+    return OpenSetClassifier(unknown_distance=0.6, min_probability=0.35).fit(
+        x, [P[i] for i in y], rejected, list(rejected_ids)
+    )
+
+
+def test_one_persona_with_a_single_face_recognises_that_person_and_nobody_else():
+    rng = np.random.default_rng(3)
+    alice, stranger = person_centers(2, rng)
+    model = _fit(faces_of(alice, 1, rng), [0])
+    same = model.predict(faces_of(alice, 20, rng))
+    other = model.predict(faces_of(stranger, 20, rng))
+    assert all(r.persona_id == P[0] for r in same)
+    assert all(0.0 < r.distance < 0.6 and r.score >= 0.35 for r in same)
+    assert all(r.persona_id is None for r in other)
+
+
+def test_two_faces_per_persona_are_enough_to_tell_ten_people_apart():
+    centers, x, y = clustered(10, 2, seed=4)
+    model = _fit(x, y)
+    rng = np.random.default_rng(5)
+    new = np.concatenate([faces_of(c, 5, rng) for c in centers])
+    truth = np.repeat(np.arange(10), 5)
+    predicted = [r.persona_id for r in model.predict(new)]
+    assert np.mean([p == P[t] for p, t in zip(predicted, truth, strict=True)]) >= 0.98
+
+
+def test_faces_of_people_without_a_persona_are_unknown():
+    rng = np.random.default_rng(6)
+    centers = person_centers(25, rng)
+    known, strangers = centers[:5], centers[5:]
+    x = np.concatenate([faces_of(c, 4, rng) for c in known])
+    model = _fit(x, np.repeat(np.arange(5), 4))
+    unknown = model.predict(np.concatenate([faces_of(c, 3, rng) for c in strangers]))
+    assert np.mean([r.persona_id is None for r in unknown]) >= 0.98
+    assert all(r.distance > 0.6 for r in unknown)
+
+
+def test_a_rejected_face_is_never_predicted_as_that_persona_and_its_neighbours_are_pushed_away():
+    rng = np.random.default_rng(7)
+    alice, lookalike = person_centers(2, rng, center_distance=0.5)  # a lookalike within the threshold
+    confirmed = faces_of(alice, 5, rng)
+    impostor = faces_of(lookalike, 1, rng)
+    before = _fit(confirmed, [0] * 5)
+    assert before.predict(impostor)[0].persona_id == P[0]  # the mistake a human then rejects
+    after = _fit(confirmed, [0] * 5, impostor, [P[0]])
+    assert after.predict(impostor)[0].persona_id is None
+    near_impostor = faces_of(lookalike, 10, rng, spread=0.1)
+    assert all(r.persona_id != P[0] for r in after.predict(near_impostor))
+    assert all(r.persona_id == P[0] for r in after.predict(faces_of(alice, 10, rng, spread=0.1)))
+
+
+def test_excluded_personas_are_not_predicted_for_that_row():
+    centers, x, y = clustered(2, 3, seed=8)
+    model = _fit(x, y)
+    face = faces_of(centers[0], 1, np.random.default_rng(9))
+    assert model.predict(face)[0].persona_id == P[0]
+    assert model.predict(face, exclude=[{P[0]}])[0].persona_id != P[0]
+
+
+def test_two_faces_of_one_image_never_get_the_same_persona():
+    rng = np.random.default_rng(10)
+    centers, x, y = clustered(2, 4, seed=11)
+    close, closer = faces_of(centers[0], 1, rng, spread=0.3), faces_of(centers[0], 1, rng, spread=0.05)
+    pair = np.concatenate([close, closer])
+    model = _fit(x, y)
+    assert [r.persona_id for r in model.predict(pair)] == [P[0], P[0]]  # independently: both alice
+    grouped = model.predict(pair, groups=["img", "img"])
+    assert grouped[1].persona_id == P[0]  # the better match keeps the persona
+    assert grouped[0].persona_id != P[0]
+    # different images are independent
+    assert [r.persona_id for r in model.predict(pair, groups=["a", "b"])] == [P[0], P[0]]
+
+
+def test_assignment_maximises_the_joint_fit_of_an_image():
+    rng = np.random.default_rng(12)
+    centers, x, y = clustered(3, 4, seed=13)
+    faces = np.concatenate([faces_of(centers[i], 1, rng, spread=0.1) for i in (0, 1, 2)])
+    results = _fit(x, y).predict(faces, groups=["img"] * 3)
+    assert [r.persona_id for r in results] == [P[0], P[1], P[2]]
+
+
+def test_probabilities_fall_as_faces_move_away():
+    rng = np.random.default_rng(14)
+    centers, x, y = clustered(3, 5, seed=15)
+    model = _fit(x, y)
+    near, far = faces_of(centers[0], 1, rng, spread=0.05), faces_of(centers[0], 1, rng, spread=0.45)
+    r_near, r_far = model.predict(np.concatenate([near, far]))
+    assert r_near.score > r_far.score or r_far.persona_id is None

@@ -1,0 +1,258 @@
+"""docker-compose.yml and the Dockerfile, checked with real tools (no Docker engine needed).
+
+`docker-compose config` (Docker Compose v2 from .local/tools/bin) loads the file,
+validates it against the Compose Specification and resolves interpolation; the
+tests then read its JSON output. The Dockerfile is linted with hadolint and parsed
+with dockerfile-parse. Services and commands must match the Helm chart's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = ROOT / ".local" / "tools" / "bin"
+CHART = ROOT / "charts" / "persona-pipeline"
+APP_SERVICES = ["migrate", "web", "input-worker", "retrain-worker", "reclassify-worker", "beat", "flower"]
+WORKERS = ["input-worker", "retrain-worker", "reclassify-worker"]
+# Only PATH and HOME reach docker-compose: nothing from the caller's environment is interpolated.
+CLEAN_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def deploy_tools() -> Path:
+    """Install (or confirm) the tools in .local/tools/bin; a failure fails the run."""
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install-deploy-tools.sh")], capture_output=True, text=True, timeout=900
+    )
+    if result.returncode != 0 or not (BIN / "docker-compose").exists() or not (BIN / "hadolint").exists():
+        pytest.fail(f"could not install the deployment tools:\n{result.stdout}\n{result.stderr}", pytrace=False)
+    return BIN
+
+
+def compose(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "docker-compose"), "--project-directory", str(project), "-f", str(project / "docker-compose.yml"), *args],
+        capture_output=True,
+        text=True,
+        env={**CLEAN_ENV, **(env or {})},
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of docker-compose.yml in an empty folder: no .env, as on a fresh clone."""
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    return tmp_path
+
+
+def resolved(project: Path, env: dict | None = None) -> dict:
+    result = compose(project, "config", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def config(project) -> dict:
+    return resolved(project)
+
+
+# ---------------------------------------------------------------- specification
+
+
+def test_compose_file_is_valid_without_a_dotenv(project):
+    result = compose(project, "config", "--quiet")
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_file_is_valid_with_the_example_env(project):
+    example = ROOT / ".env.example"
+    if not example.exists():
+        pytest.fail(".env.example is missing")
+    shutil.copy(example, project / ".env")
+    result = compose(project, "config", "--quiet")
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_validator_rejects_a_file_that_breaks_the_specification(project):
+    text = (project / "docker-compose.yml").read_text().replace("    command: [\"redis-server\"", "    commandd: [\"redis-server\"", 1)
+    (project / "docker-compose.yml").write_text(text)
+    result = compose(project, "config", "--quiet")
+    assert result.returncode != 0
+    assert "commandd" in result.stderr
+
+
+# ---------------------------------------------------------------- services
+
+
+def test_services_and_named_volumes(config):
+    assert set(config["services"]) == {"cassandra", "redis", *APP_SERVICES}
+    assert {"cassandra-data", "redis-data", "blobs"} <= set(config["volumes"])
+
+
+def test_cassandra_is_the_pinned_official_5_0_image_with_a_healthcheck(config):
+    cassandra = config["services"]["cassandra"]
+    assert cassandra["image"].startswith("cassandra:5.0.")
+    assert "cqlsh" in " ".join(cassandra["healthcheck"]["test"]) and "describe keyspaces" in " ".join(cassandra["healthcheck"]["test"])
+    assert cassandra["environment"]["MAX_HEAP_SIZE"] == "1G"
+    assert cassandra["environment"]["HEAP_NEWSIZE"] == "200M"
+    assert any(v["target"] == "/var/lib/cassandra" and v["type"] == "volume" for v in cassandra["volumes"])
+
+
+def test_redis_keeps_queued_work_across_restarts(config):
+    redis = config["services"]["redis"]
+    assert redis["image"].startswith("redis:7")
+    command = redis["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert any(v["target"] == "/data" and v["source"] == "redis-data" for v in redis["volumes"])
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_migrate_runs_once_after_cassandra_is_healthy_and_gates_the_app(config):
+    services = config["services"]
+    migrate = services["migrate"]
+    assert migrate["command"][:2] == ["persona-pipeline", "migrate"]
+    assert migrate["restart"] == "no"
+    assert migrate["depends_on"]["cassandra"]["condition"] == "service_healthy"
+    for name in ["web", *WORKERS, "beat"]:
+        deps = services[name]["depends_on"]
+        assert deps["migrate"]["condition"] == "service_completed_successfully", name
+        assert deps["redis"]["condition"] == "service_healthy", name
+
+
+def test_retrain_worker_runs_with_concurrency_one(config):
+    command = config["services"]["retrain-worker"]["command"]
+    assert command[command.index("-Q") + 1] == "retrain"
+    assert command[command.index("--concurrency") + 1] == "1"
+
+
+def test_web_and_workers_share_one_blob_volume(config):
+    for name in ["web", *WORKERS]:
+        service = config["services"][name]
+        mounts = {v["target"]: v["source"] for v in service["volumes"] if v["type"] == "volume"}
+        assert mounts.get("/data") == "blobs", name
+        assert service["environment"]["PP_STORAGE_BACKEND"] == "local"
+        assert service["environment"]["PP_STORAGE_LOCAL_ROOT"].startswith("/data/")
+
+
+def test_containers_talk_to_each_other_not_to_localhost(project, tmp_path):
+    """A developer's .env points at 127.0.0.1; the compose wiring must win."""
+    (project / ".env").write_text(
+        "PP_CASSANDRA_HOSTS=127.0.0.1\nPP_REDIS_URL=redis://127.0.0.1:6379/0\nPP_STORAGE_LOCAL_ROOT=/home/me/blobs\n"
+    )
+    config = resolved(project)
+    for name in APP_SERVICES:
+        env = config["services"][name]["environment"]
+        assert env["PP_CASSANDRA_HOSTS"] == "cassandra", name
+        assert env["PP_REDIS_URL"] == "redis://redis:6379/0", name
+        assert env["PP_STORAGE_LOCAL_ROOT"] == "/data/blobs", name
+
+
+def test_flower_basic_auth_comes_from_the_env_file(project):
+    (project / ".env").write_text("FLOWER_BASIC_AUTH=ops:s3cret\n")
+    flower = resolved(project)["services"]["flower"]
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] == "ops:s3cret"
+    assert flower["command"] == ["celery", "-A", "trainer_worker.app", "flower", "--port=5555"]
+    assert all(p["host_ip"] == "127.0.0.1" for p in flower["ports"])
+
+
+def test_app_containers_are_hardened_like_the_chart(config):
+    for name in APP_SERVICES:
+        service = config["services"][name]
+        assert service["read_only"] is True, name
+        assert service["cap_drop"] == ["ALL"], name
+        assert "/tmp" in service["tmpfs"], name
+
+
+def test_workers_have_a_heartbeat_healthcheck_and_time_to_finish_tasks(config):
+    for name in WORKERS:
+        service = config["services"][name]
+        test = " ".join(service["healthcheck"]["test"])
+        assert "PP_HEARTBEAT_FILE" in test and "st_mtime" in test
+        assert service["stop_grace_period"]
+
+
+# ---------------------------------------------------------------- same commands as the chart
+
+
+def _chart_commands() -> dict[str, list[str]]:
+    out = subprocess.run(
+        [str(BIN / "helm"), "template", "pp", str(CHART), "--kube-version", "1.34.0"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    commands = {}
+    for doc in yaml.safe_load_all(out):
+        if doc and doc["kind"] in ("Deployment", "Job"):
+            component = doc["metadata"]["labels"]["app.kubernetes.io/component"]
+            commands[component] = doc["spec"]["template"]["spec"]["containers"][0]["command"]
+    return commands
+
+
+def test_compose_commands_match_the_helm_chart(config):
+    chart = _chart_commands()
+    assert set(chart) == set(APP_SERVICES)
+    for name in APP_SERVICES:
+        assert config["services"][name]["command"] == chart[name], name
+
+
+# ---------------------------------------------------------------- Dockerfile
+
+
+def test_dockerfile_passes_hadolint():
+    result = subprocess.run(
+        [str(BIN / "hadolint"), "--failure-threshold", "info", str(ROOT / "Dockerfile")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+PARSE = r"""
+import json, sys
+from dockerfile_parse import DockerfileParser
+p = DockerfileParser(path=sys.argv[1])
+stages, args = [], {}
+for i in p.structure:
+    if i["instruction"] == "ARG" and not stages:
+        k, _, v = i["value"].partition("=")
+        args[k.strip()] = v.strip()
+    if i["instruction"] == "FROM":
+        stages.append([])
+    if stages:
+        stages[-1].append([i["instruction"], i["value"]])
+print(json.dumps({"args": args, "stages": stages}))
+"""
+
+
+def test_dockerfile_final_stage_is_non_root_pinned_and_compiler_free():
+    result = subprocess.run(
+        [str(BIN / "python"), "-c", PARSE, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=True
+    )
+    parsed = json.loads(result.stdout)
+    base = parsed["args"]["PYTHON_IMAGE"]
+    assert base.startswith("python:3.11.") and base.endswith("-slim-bookworm")
+    stages = parsed["stages"]
+    assert len(stages) >= 2  # builder + runtime
+    final = stages[-1]
+    assert final[0] == ["FROM", "${PYTHON_IMAGE} AS runtime"]
+    users = [value for ins, value in final if ins == "USER"]
+    assert users and users[-1] == "10001:10001"
+    runs = " ".join(value for ins, value in final if ins == "RUN")
+    for tool in ("gcc", "g++", "build-essential", "cmake", "make ", "-dev"):
+        assert tool not in runs
+    copies = [value for ins, value in final if ins == "COPY"]
+    assert copies == ["--from=builder /opt/venv /opt/venv"]
+    cmd = next(value for ins, value in final if ins == "CMD")
+    assert json.loads(cmd)[0] == "gunicorn"
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for entry in (".env", ".git", ".local", ".venv", "tests"):
+        assert entry in ignored

@@ -1,0 +1,110 @@
+"""`persona-pipeline models list|promote VERSION|rollback` and `persona-pipeline retrain [--wait]`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from common.classifier import ArtifactIntegrityError, registry
+    from common.db import get_database
+
+    db = get_database()
+    try:
+        if args.action == "list":
+            return _print_versions(registry.list_versions(db, limit=args.limit), registry.active_version(db), args)
+        if args.action == "history":
+            for h in registry.history(db, limit=args.limit):
+                print(f"{h.at:%Y-%m-%d %H:%M:%S}  {h.action:<12} v{h.version} (was v{h.previous_version})  "
+                      f"{h.actor}: {h.reason}")  # fmt: skip
+            return 0
+        if args.action == "promote":
+            if args.version is None:
+                print("promote needs a VERSION", file=sys.stderr)
+                return 2
+            registry.promote(db, args.version, _actor(), reason=args.reason or "manual promotion")
+            print(f"v{args.version} is active; unlabeled faces are being reclassified")
+            return 0
+        if args.action == "rollback":
+            target = registry.rollback(db, _actor())
+            print(f"rolled back: v{target} is active; unlabeled faces are being reclassified")
+            return 0
+    except (registry.RegistryError, ArtifactIntegrityError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _print_versions(versions, active, args) -> int:
+    if args.json:
+        print(json.dumps([v.__dict__ for v in versions], default=str, indent=2))
+        return 0
+    print(f"{'version':>7}  {'status':<9} {'macro_f1':>8} {'accuracy':>8} {'unk_rej':>7} {'faces':>6} "
+          f"{'personas':>8}  created              reason")  # fmt: skip
+    for v in versions:
+        m, c = v.metrics, v.label_counts
+        fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+        mark = "*" if v.version == active else " "
+        print(f"{mark}{v.version:>6}  {v.status:<9} {fmt(m.get('macro_f1')):>8} {fmt(m.get('accuracy')):>8} "
+              f"{fmt(m.get('unknown_rejection_rate')):>7} {c.get('confirmed', 0):>6} {c.get('personas', 0):>8}  "
+              f"{v.created_at:%Y-%m-%d %H:%M:%S}  {v.reason}")  # fmt: skip
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from common.classifier import registry
+    from common.db import get_database
+    from common.repositories import events
+
+    db = get_database()
+    if args.inline:
+        from trainer_worker.training import run_training
+
+        outcome = run_training(db, reason="manual (cli, inline)", force=True)
+        print(f"{outcome.status}: v{outcome.version} ({outcome.reason})")
+        return 0 if outcome.status != "skipped" else 1
+    from common.retrain_trigger import request_retrain
+
+    latest = registry.latest_version(db)
+    before = latest.version if latest else 0
+    events.record(db, "model.retrain_requested", _actor(), "model", {"source": "cli"})
+    request_retrain("manual (cli)", force=True)
+    print("retrain requested")
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        latest = registry.latest_version(db)
+        if latest is not None and latest.version > before:
+            print(f"v{latest.version}: {latest.status} ({latest.reason})")
+            return 0 if latest.status in (registry.ACTIVE, registry.REJECTED) else 1
+        time.sleep(1.0)
+    print(f"no new model version after {args.timeout:.0f}s (is the trainer worker running?)", file=sys.stderr)
+    return 1
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("models", help="the model registry: list, promote, rollback, history")
+    p.add_argument("action", choices=["list", "promote", "rollback", "history"])
+    p.add_argument("version", nargs="?", type=int, help="version to promote")
+    p.add_argument("--reason", default="", help="why (promote)")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="list as JSON with every metric")
+    p.set_defaults(func=cmd_models)
+
+    p = subparsers.add_parser("retrain", help="retrain now (through the retrain queue)")
+    p.add_argument("--wait", action="store_true", help="wait for the new model version and print its status")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
+    p.add_argument("--inline", action="store_true", help="train in this process instead of the worker")
+    p.set_defaults(func=cmd_retrain)

@@ -1,0 +1,102 @@
+"""One training run: gather labels, fit, evaluate, store the artifact, register, gate, promote."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+from common.classifier import registry
+from common.classifier.artifacts import dump_model, save_artifact
+from common.classifier.evaluation import evaluate
+from common.classifier.gate import decide
+from common.classifier.model import OpenSetClassifier
+from common.db import Database
+from common.repositories import events
+from common.settings import Settings, get_settings
+from common.storage import get_blob_store
+from trainer_worker import state
+from trainer_worker.training_data import gather
+
+log = logging.getLogger(__name__)
+
+TRAINER_ACTOR = "trainer"
+MANUAL_EVENT = "model.retrain_requested"
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "dlib-bin")
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    status: str  # active | rejected | skipped
+    version: int | None
+    reason: str
+    duration_s: float = 0.0
+
+
+def library_versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = package_version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def model_params(settings: Settings) -> dict:
+    return {"model": "open-set-nearest-persona", "format": OpenSetClassifier.format_version,
+            "unknown_distance": settings.unknown_distance, "min_probability": settings.min_probability}  # fmt: skip
+
+
+def run_training(db: Database, reason: str = "", force: bool = False,
+                 settings: Settings | None = None) -> TrainingOutcome:  # fmt: skip
+    """Train on the current labels; promote through the quality gate. Skips when nothing changed
+    since the latest version (unless ``force``). Never changes a human label."""
+    settings = settings or get_settings()
+    started = time.monotonic()
+    state.mark_started(db)
+    pending = events.training_events_since(db, state.get(db).last_event_id)
+    covered = pending[-1].event_id if pending else None
+    force = force or any(e.kind == MANUAL_EVENT for e in pending)  # "retrain now" trains even if nothing changed
+    data = gather(db)
+    params = model_params(settings)
+    digest = data.digest(params)
+    if not data.face_ids:
+        state.mark_finished(db, covered)
+        return TrainingOutcome("skipped", None, "no confirmed labels yet")
+    latest = registry.latest_version(db)
+    if not force and latest is not None and latest.data_digest == digest:
+        state.mark_finished(db, covered)
+        return TrainingOutcome("skipped", latest.version, f"training data unchanged since v{latest.version}")
+
+    model = OpenSetClassifier(settings.unknown_distance, settings.min_probability).fit(
+        data.embeddings, data.persona_ids, data.rejected_embeddings, data.rejected_persona_ids
+    )
+    metrics = evaluate(model)  # also calibrates the temperature
+    key, sha = save_artifact(get_blob_store(), dump_model(model))
+    version = registry.next_version(db)
+    duration = round(time.monotonic() - started, 3)
+    mv = registry.ModelVersion(
+        version=version, status=registry.CANDIDATE, reason=reason[:500], metrics=metrics,
+        label_counts=data.label_counts, data_digest=digest, embedder=data.embedder,
+        library_versions=library_versions(), duration_s=duration, artifact_key=key, artifact_sha256=sha,
+        created_at=datetime.now(UTC), trigger_event=covered,
+    )  # fmt: skip
+    registry.insert_version(db, mv)
+    active = registry.active_version(db)
+    active_mv = registry.get_version(db, active) if active is not None else None
+    decision = decide(metrics, active_mv.metrics if active_mv else None, settings.promotion_tolerance)
+    if decision.promote:
+        registry.promote(db, version, TRAINER_ACTOR, reason=decision.reason, action="auto-promote")
+        status = registry.ACTIVE
+    else:
+        registry.set_status(db, version, registry.REJECTED, reason=decision.reason)
+        registry.record_history(db, version, active, "reject", TRAINER_ACTOR, decision.reason)
+        status = registry.REJECTED
+    state.mark_finished(db, covered)
+    log.info("trained v%s in %.2fs: %s (%s)", version, duration, status, decision.reason)
+    return TrainingOutcome(status, version, decision.reason, duration)

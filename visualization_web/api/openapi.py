@@ -1,0 +1,154 @@
+"""GET /openapi.json: the OpenAPI 3.0 document of this API."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from visualization_web.api import bp
+
+_ERR = {"$ref": "#/components/responses/Error"}
+_OBJ = {"type": "object", "additionalProperties": True}
+
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, ok: str = "200", body: dict | None = None, params: list | None = None,
+        errors: tuple[str, ...] = ("401", "403", "422"), multipart: dict | None = None) -> dict:  # fmt: skip
+    op: dict = {"summary": summary, "responses": {ok: {"description": "OK", **_json(_OBJ)}}}
+    for code in ("400", *errors):
+        op["responses"][code] = _ERR
+    if body is not None or multipart is not None:
+        content: dict = {}
+        if body is not None:
+            content["application/json"] = {"schema": body}
+        if multipart is not None:
+            content["multipart/form-data"] = {"schema": multipart}
+        op["requestBody"] = {"required": True, "content": content}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path(name: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
+
+
+def _query(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _page(high: int = 500) -> list:
+    return [_query("limit", {"type": "integer", "minimum": 1, "maximum": high})]
+
+
+UUID = {"type": "string", "format": "uuid"}
+NAME = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 80}}}
+LABEL = {
+    "type": "object",
+    "required": ["persona_id", "verdict"],
+    "properties": {
+        "face_id": {"type": "string"},
+        "face_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+        "persona_id": UUID,
+        "verdict": {"type": "string", "enum": ["confirm", "reject"]},
+    },
+}
+FILES = {"type": "object", "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}
+IMAGE = {"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}}
+
+PATHS = {
+    "/me": {"get": _op("The caller", errors=("401",))},
+    "/personas": {"get": _op("List personas with confirmed counts", errors=("401",)),
+                  "post": _op("Create a persona", "201", NAME, errors=("401", "403", "409", "422"))},
+    "/personas/{persona_id}": {
+        "parameters": [_path("persona_id", UUID)],
+        "get": _op("One persona", errors=("401", "404")),
+        "patch": _op("Rename", body=NAME, errors=("401", "403", "404", "409", "422")),
+        "delete": _op("Delete (erase_faces=true also erases its images)",
+                      params=[_query("erase_faces", {"type": "boolean"})], errors=("401", "403", "404")),
+    },
+    "/personas/{persona_id}/merge": {
+        "parameters": [_path("persona_id", UUID)],
+        "post": _op("Merge this persona into another (undoable)",
+                    body={"type": "object", "required": ["into"], "properties": {"into": UUID}},
+                    errors=("401", "403", "404", "409", "422")),
+    },
+    "/personas/{persona_id}/faces": {
+        "parameters": [_path("persona_id", UUID)],
+        "get": _op("Confirmed, rejected and predicted faces, paged",
+                   params=[*_page(), _query("page", {"type": "integer", "minimum": 0, "maximum": 100000}),
+                           _query("order", {"type": "string", "enum": ["uncertain", "confident"]})],
+                   errors=("401", "404")),
+    },
+    "/labels": {"post": _op("Confirm or reject one face (face_id) or many (face_ids) for a persona", "201", LABEL,
+                            errors=("401", "403", "404", "409", "413", "422"))},
+    "/undo": {"post": _op("Undo an action (event_id), or the caller's last one",
+                          body={"type": "object", "properties": {"event_id": UUID}},
+                          errors=("401", "403", "404", "409"))},
+    "/faces/{face_id}": {"parameters": [_path("face_id")],
+                         "get": _op("A face with its labels and current prediction", errors=("401", "404"))},
+    "/images": {"get": _op("Newest images with their source names",
+                           params=[*_page(), _query("before", {"type": "string", "format": "date-time"})],
+                           errors=("401",))},
+    "/images/{image_id}": {"parameters": [_path("image_id")],
+                           "get": _op("An image with its faces", errors=("401", "404"))},
+    "/ingest": {
+        "get": _op("Recent ingest jobs with progress", params=_page(200), errors=("401",)),
+        "post": _op("Start an ingest from a path or uploaded files", "202",
+                    body={"type": "object", "required": ["source"],
+                          "properties": {"source": {"type": "string"}, "options": _OBJ}},
+                    multipart=FILES, errors=("401", "403", "413", "422")),
+    },
+    "/ingest/{job_id}": {"parameters": [_path("job_id")],
+                         "get": _op("Progress of an ingest job, rejected files with reasons", errors=("401", "404"))},
+    "/models": {"get": _op("Model versions, the active one, promotion history", errors=("401",))},
+    "/models/{version}": {"parameters": [_path("version", {"type": "integer", "minimum": 0})],
+                          "get": _op("One model version with metrics", errors=("401", "404"))},
+    "/models/{version}/promote": {
+        "parameters": [_path("version", {"type": "integer", "minimum": 0})],
+        "post": _op("Promote a version", errors=("401", "403", "404", "409")),
+    },
+    "/models/rollback": {"post": _op("Roll back to the previous version", errors=("401", "403", "409"))},
+    "/models/retrain": {"post": _op("Retrain now", "202", errors=("401", "403"))},
+    "/predict": {"post": _op("Faces in an image with persona, score and model version (nothing stored)",
+                             multipart=IMAGE, errors=("401", "413", "422"))},
+    "/events": {"get": _op("The audit log, newest first",
+                           params=[*_page(), _query("kind", {"type": "string"}), _query("actor", {"type": "string"}),
+                                   _query("before", UUID)], errors=("401",))},
+    "/tokens": {"get": _op("The caller's API tokens", errors=("401", "403")),
+                "post": _op("Create an API token (returned once)", "201",
+                            {"type": "object",
+                             "properties": {"name": {"type": "string"}, "username": {"type": "string"}}},
+                            errors=("401", "403", "422"))},
+    "/tokens/{token_id}": {"parameters": [_path("token_id")],
+                           "delete": _op("Revoke a token", errors=("401", "403", "404"))},
+}  # fmt: skip
+
+DOCUMENT = {
+    "openapi": "3.0.3",
+    "info": {"title": "persona-pipeline", "version": "1",
+             "description": "Face labeling API. Authenticate with `Authorization: Bearer <token>` or a session "
+                            "cookie plus the `X-CSRF-Token` header on mutations."},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}, {"session": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "pp_session"},
+        },
+        "schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["status", "message"],
+                "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}}}},
+        },
+        "responses": {"Error": {"description": "An error", **_json({"$ref": "#/components/schemas/Error"})}},
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(DOCUMENT)

@@ -1,0 +1,80 @@
+"""Model registry actions for pages and API (the registry itself belongs to the trainer)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from common.db import Database
+from common.repositories import events
+from visualization_web import queries
+from visualization_web.errors import ApiError
+
+
+def _registry():
+    module = queries.registry()
+    if module is None:
+        raise ApiError(503, "no model registry yet: the trainer is not installed")
+    return module
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def version_dict(model: Any) -> dict:
+    return {
+        "version": int(model.version),
+        "status": getattr(model, "status", None),
+        "reason": getattr(model, "reason", None),
+        "metrics": getattr(model, "metrics", None) or {},
+        "created_at": _iso(getattr(model, "created_at", None)),
+        "promoted_at": _iso(getattr(model, "promoted_at", None)),
+    }
+
+
+def history(db: Database, limit: int = 50) -> list[dict]:
+    module = queries.registry()
+    if module is None:
+        return []
+    out = []
+    for entry in module.history(db, limit=limit):
+        item = entry if isinstance(entry, dict) else dataclasses.asdict(entry)
+        out.append({key: _iso(value) if not isinstance(value, str | int | float | type(None)) else value
+                    for key, value in item.items()})  # fmt: skip
+    return out
+
+
+def get(db: Database, version: int) -> dict:
+    model = _registry().get_version(db, version)
+    if model is None:
+        raise ApiError(404, f"no model version {version}")
+    return version_dict(model)
+
+
+def promote(db: Database, version: int, actor: str, reason: str = "") -> None:
+    module = _registry()
+    if module.get_version(db, version) is None:
+        raise ApiError(404, f"no model version {version}")
+    try:
+        module.promote(db, version, actor, reason=reason)
+    except (ValueError, LookupError) as exc:
+        raise ApiError(409, str(exc)) from exc
+
+
+def rollback(db: Database, actor: str) -> int:
+    try:
+        return int(_registry().rollback(db, actor))
+    except (ValueError, LookupError) as exc:
+        raise ApiError(409, str(exc)) from exc
+
+
+def retrain_now(db: Database, actor: str) -> events.Event:
+    from common.retrain_trigger import request_retrain
+
+    event = events.record(db, "model.retrain_requested", actor, "manual", {})
+    try:
+        request_retrain("manual")
+    except Exception as exc:
+        raise ApiError(503, f"the event is recorded, but the broker did not take the request: {exc}") from exc
+    return event
