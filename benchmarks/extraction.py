@@ -1,6 +1,6 @@
 """Benchmark (not a test): the raw detector+embedder loop vs the full system on the same images and cores.
 
-    python -m input_worker.benchmark [--n 200] [--source ../shared/datasets/faces-small] [--processes 2]
+    python -m benchmarks.extraction [--n 200] [--source ../shared/datasets/faces-small] [--processes 2]
 
 (a) raw: one process per core reads, validates, detects and embeds each image directly;
 (b) system: `start_ingest` of the same folder through real Celery workers (ingest + extract),
@@ -12,11 +12,10 @@ blob folder, dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from multiprocessing import get_context
@@ -25,7 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "faces-small"
+from benchmarks.isolated import ROOT, isolated
+
+DEFAULT_SOURCE = ROOT.parent / "shared" / "datasets" / "faces-small"
 
 
 def source_images(folder: Path | None) -> list[np.ndarray]:
@@ -103,7 +104,50 @@ def run_raw(files: list[str], processes: int) -> tuple[float, int]:
         return time.perf_counter() - started, faces
 
 
-def run_system(folder: Path, processes: int, warmup: Path) -> tuple[float, int]:
+def tree_rss_kb(root_pid: int) -> int:
+    """Resident memory (kB) of a process and its children (a Celery worker and its pool)."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        pid, ppid = int(fields["Pid"]), int(fields["PPid"])
+        if (pid == root_pid or ppid == root_pid) and "VmRSS" in fields:
+            total += int(fields["VmRSS"].split()[0])
+    return total
+
+
+class PeakMemory:
+    """Samples a process tree's RSS in a thread; ``peak_mb`` is the highest sample."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        import threading
+
+        self.pid, self.interval, self.peak_kb = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, tree_rss_kb(self.pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak_kb / 1024, 1)
+
+
+def run_system(folder: Path, processes: int, warmup: Path) -> tuple[float, int, float]:
     from common.db import get_database
     from common.ingest_requests import start_ingest
     from common.repositories import jobs
@@ -112,14 +156,16 @@ def run_system(folder: Path, processes: int, warmup: Path) -> tuple[float, int]:
     worker = subprocess.Popen(
         [celery, "-A", "input_worker.app", "worker", "-Q", "ingest,extract", "--concurrency", str(processes),
          "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-        cwd=Path(__file__).resolve().parents[1], start_new_session=True,
+        cwd=ROOT, start_new_session=True,
     )  # fmt: skip
     db = get_database()
     try:
         _wait(db, start_ingest(db, str(warmup), "bench"), jobs)  # workers up, models loaded
-        started = time.perf_counter()
-        progress = _wait(db, start_ingest(db, str(folder), "bench"), jobs)
-        return time.perf_counter() - started, progress.counts["faces"]
+        with PeakMemory(worker.pid) as memory:
+            started = time.perf_counter()
+            progress = _wait(db, start_ingest(db, str(folder), "bench"), jobs)
+            elapsed = time.perf_counter() - started
+        return elapsed, progress.counts["faces"], memory.peak_mb
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(60)
@@ -141,28 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=200, help="images to generate")
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder of seed images")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--redis-url", default=os.environ.get("PP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
     args = parser.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="pp-bench-"))
-    keyspace = f"pp_bench_{uuid.uuid4().hex[:8]}"
-    os.environ.update(
-        {
-            "PP_CASSANDRA_KEYSPACE": keyspace,
-            "PP_REDIS_URL": args.redis_url,
-            "PP_STORAGE_LOCAL_ROOT": str(work / "blobs"),
-            "PP_HEARTBEAT_FILE": str(work / "hb"),
-        }
-    )
-    from common.db.migrate import migrate
-    from common.db.session import connect
-    from common.settings import get_settings
+    redis_db = int(args.redis_url.rsplit("/", 1)[-1] or 15)
+    with isolated(redis_db, "extract") as work:
+        from common.settings import get_settings
 
-    get_settings.cache_clear()
-    settings = get_settings()
-    cluster, session = connect(settings)
-    migrate(session, keyspace, settings.cassandra_replication)
-    try:
+        settings = get_settings()
         images = work / "images"
         generate(source_images(args.source), args.n, images)
         generate(source_images(None), 2, work / "warmup", seed=99)
@@ -170,14 +203,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(files)} images, {args.processes} processes, detector {settings.face_detector.value}")
         raw_s, raw_faces = run_raw(files, args.processes)
         print(f"(a) raw loop:   {raw_s:7.2f} s  {len(files) / raw_s:6.2f} images/s  {raw_faces} faces")
-        sys_s, sys_faces = run_system(images, args.processes, work / "warmup")
+        sys_s, sys_faces, peak_mb = run_system(images, args.processes, work / "warmup")
         print(f"(b) full system:{sys_s:7.2f} s  {len(files) / sys_s:6.2f} images/s  {sys_faces} faces")
         print(f"ratio (b)/(a): {raw_s / sys_s:.3f}  (goal >= 0.90)")
-        return 0
-    finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
-        cluster.shutdown()
-        shutil.rmtree(work, ignore_errors=True)
+        print(f"input worker peak RSS (parent + {args.processes} pool processes): {peak_mb} MB")
+        if args.json:
+            args.json.write_text(json.dumps({
+                "images": len(files), "processes": args.processes, "detector": settings.face_detector.value,
+                "raw_s": round(raw_s, 2), "raw_images_per_s": round(len(files) / raw_s, 2), "raw_faces": raw_faces,
+                "system_s": round(sys_s, 2), "system_images_per_s": round(len(files) / sys_s, 2),
+                "system_faces": sys_faces, "ratio": round(raw_s / sys_s, 3), "worker_peak_rss_mb": peak_mb,
+            }))  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":

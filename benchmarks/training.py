@@ -1,4 +1,4 @@
-"""Trainer benchmarks: `python -m trainer_worker.bench [--faces 5000 --personas 20 --labeled 1000]`.
+"""Trainer benchmarks: `python -m benchmarks.training [--faces 5000 --personas 20 --labeled 1000]`.
 
 1. In memory: fit + evaluate time for labeled sets of growing size (synthetic clustered embeddings).
 2. Against the local Cassandra (a throw-away keyspace): retrain time through ``run_training``, and
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import uuid
 
 import numpy as np
 
+from benchmarks.isolated import isolated
 from common.classifier.evaluation import evaluate
 from common.classifier.model import OpenSetClassifier
 from common.classifier.synthetic import clustered
@@ -39,70 +39,63 @@ def bench_fit(sizes: list[tuple[int, int]]) -> list[dict]:
     return out
 
 
-def bench_db(total_faces: int, personas: int, labeled: int) -> dict:
-    keyspace = f"pp_bench_{uuid.uuid4().hex[:6]}"
-    os.environ["PP_CASSANDRA_KEYSPACE"] = keyspace
-    from common.settings import get_settings
+def bench_db(total_faces: int, personas: int, labeled: int, redis_db: int = 14) -> dict:
+    with isolated(redis_db, "train"):
+        return _bench_db(total_faces, personas, labeled)
 
-    get_settings.cache_clear()
+
+def _bench_db(total_faces: int, personas: int, labeled: int) -> dict:
     from common.classifier import clear_cache
     from common.db import get_database
-    from common.db.migrate import migrate
-    from common.db.session import connect
     from common.repositories import faces, ids, labels
     from common.repositories import personas as personas_repo
+    from common.settings import get_settings
 
     settings = get_settings()
-    cluster, session = connect(settings)
-    migrate(session, keyspace, settings.cassandra_replication)
-    cluster.shutdown()
     db = get_database()
-    try:
-        _, x, y = clustered(personas, total_faces // personas, seed=2)
-        face_rows, by_image, face_ids = [], [], []
-        for i, emb in enumerate(x):
-            image_id = f"bench-image-{i:06d}"
-            box = (0, 0, 40, 40)
-            fid = ids.face_id(image_id, box)
-            face_ids.append(fid)
-            face_rows.append((fid, image_id, *box, "synthetic", 0.99, faces.encode_embedding(emb), "synthetic", ""))
-            by_image.append((image_id, fid, *box))
-        t0 = time.perf_counter()
-        db.execute_many(
-            "INSERT INTO faces (face_id, image_id, box_left, box_top, box_width, box_height, detector, "
-            "det_score, embedding, embedder, crop_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            face_rows,
-        )
-        db.execute_many("INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height) "
-                        "VALUES (?, ?, ?, ?, ?, ?)", by_image)  # fmt: skip
-        load_s = time.perf_counter() - t0
-        pids = [personas_repo.create(db, f"Bench {i}", "bench").persona_id for i in range(personas)]
-        per_persona = labeled // personas
-        chosen = [i for p in range(personas) for i in np.flatnonzero(y == p)[:per_persona]]
-        for i in chosen:
-            labels.write(db, labels.Label(face_ids[i], pids[y[i]], labels.CONFIRM, "bench"))
-        from trainer_worker.reclassify import all_face_vectors, plan_batches, reclassify_batch
-        from trainer_worker.training import run_training
+    _, x, y = clustered(personas, total_faces // personas, seed=2)
+    face_rows, by_image, face_ids = [], [], []
+    for i, emb in enumerate(x):
+        image_id = f"bench-image-{i:06d}"
+        box = (0, 0, 40, 40)
+        fid = ids.face_id(image_id, box)
+        face_ids.append(fid)
+        face_rows.append((fid, image_id, *box, "synthetic", 0.99, faces.encode_embedding(emb), "synthetic", ""))
+        by_image.append((image_id, fid, *box))
+    t0 = time.perf_counter()
+    db.execute_many(
+        "INSERT INTO faces (face_id, image_id, box_left, box_top, box_width, box_height, detector, "
+        "det_score, embedding, embedder, crop_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        face_rows,
+    )
+    db.execute_many("INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", by_image)  # fmt: skip
+    load_s = time.perf_counter() - t0
+    pids = [personas_repo.create(db, f"Bench {i}", "bench").persona_id for i in range(personas)]
+    per_persona = labeled // personas
+    chosen = [i for p in range(personas) for i in np.flatnonzero(y == p)[:per_persona]]
+    for i in chosen:
+        labels.write(db, labels.Label(face_ids[i], pids[y[i]], labels.CONFIRM, "bench"))
+    from trainer_worker.reclassify import all_face_vectors, plan_batches, reclassify_batch
+    from trainer_worker.training import run_training
 
-        t0 = time.perf_counter()
-        outcome = run_training(db, reason="bench")
-        retrain_s = time.perf_counter() - t0
-        clear_cache()
-        t0 = time.perf_counter()
-        vectors = all_face_vectors(db)  # what RECLASSIFY_ALL does, then one task per batch
-        pairs = sorted((v.image_id, v.face_id) for v in vectors.values())
-        batches = plan_batches(pairs, settings.reclassify_batch_size)
-        predicted = 0
-        for batch in batches:
-            result = reclassify_batch(db, [], version=outcome.version, vectors={f: vectors[f] for f in batch})
-            predicted += result.predicted
-        reclassify_s = time.perf_counter() - t0
-        return {"faces": total_faces, "personas": personas, "labeled": len(chosen), "insert_faces_s": round(load_s, 2),
-                "retrain_s": round(retrain_s, 3), "model": outcome.version, "status": outcome.status,
-                "reclassified": predicted, "reclassify_s": round(reclassify_s, 2),
-                "reclassify_faces_per_s": round(predicted / reclassify_s)}  # fmt: skip
-    finally:
-        db.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+    t0 = time.perf_counter()
+    outcome = run_training(db, reason="bench")
+    retrain_s = time.perf_counter() - t0
+    clear_cache()
+    t0 = time.perf_counter()
+    vectors = all_face_vectors(db)  # what RECLASSIFY_ALL does, then one task per batch
+    pairs = sorted((v.image_id, v.face_id) for v in vectors.values())
+    batches = plan_batches(pairs, settings.reclassify_batch_size)
+    predicted = 0
+    for batch in batches:
+        result = reclassify_batch(db, [], version=outcome.version, vectors={f: vectors[f] for f in batch})
+        predicted += result.predicted
+    reclassify_s = time.perf_counter() - t0
+    return {"faces": total_faces, "personas": personas, "labeled": len(chosen), "insert_faces_s": round(load_s, 2),
+            "retrain_s": round(retrain_s, 3), "model": outcome.version, "status": outcome.status,
+            "reclassified": predicted, "reclassify_s": round(reclassify_s, 2),
+            "reclassify_faces_per_s": round(predicted / reclassify_s)}  # fmt: skip
 
 
 def main() -> None:
@@ -112,11 +105,17 @@ def main() -> None:
     parser.add_argument("--labeled", type=int, default=1000)
     parser.add_argument("--fit-sizes", default="1000:10,10000:100,100000:1000")
     parser.add_argument("--skip-db", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in s.split(":")) for s in args.fit_sizes.split(",") if s]
-    print(json.dumps({"fit": bench_fit(sizes)}, indent=1), flush=True)
+    result: dict = {"fit": bench_fit(sizes)}
+    print(json.dumps({"fit": result["fit"]}, indent=1), flush=True)
     if not args.skip_db:
-        print(json.dumps({"db": bench_db(args.faces, args.personas, args.labeled)}, indent=1))
+        result["db"] = bench_db(args.faces, args.personas, args.labeled)
+        print(json.dumps({"db": result["db"]}, indent=1))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Celery tasks of the input worker: thin adapters over ingest.py and extract.py.
 
 Transient failures (Cassandra, Redis, Azure throttling) retry with exponential
-backoff and jitter, forever: work is never dropped. Bad input is recorded by the
+backoff and jitter (at most ``PP_TASK_RETRY_BACKOFF_MAX`` between tries), forever:
+work is never dropped. Bad input is recorded by the
 domain functions and never raises.
 """
 
@@ -17,7 +18,7 @@ from input_worker.errors import TRANSIENT
 RETRY = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
-    "retry_backoff_max": 300,
+    "retry_backoff_max": get_settings().task_retry_backoff_max,
     "retry_jitter": True,
     "max_retries": None,
 }

@@ -1,0 +1,173 @@
+"""`make bench`: run every benchmark once, on this machine, and write docs/benchmarks.md.
+
+Each benchmark runs in its own process and throw-away keyspace / Redis DB; figures that are ratios
+(extraction: full system vs raw loop) are measured within one run of that benchmark.
+
+    python -m benchmarks.run [--quick] [--only extraction,training,...] [--out docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.isolated import ROOT
+
+# name -> (module, full-size arguments, quick arguments)
+BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
+    "extraction": ("benchmarks.extraction", ["--n", "300"], ["--n", "40"]),
+    "ingest_only": ("benchmarks.ingest_only", ["--n", "500"], ["--n", "60"]),
+    "training": (
+        "benchmarks.training",
+        ["--faces", "20000", "--personas", "50", "--labeled", "2000"],
+        ["--faces", "2000", "--personas", "10", "--labeled", "200", "--fit-sizes", "1000:10"],
+    ),
+    "latency": ("benchmarks.latency", ["--faces", "5000", "--personas", "20"], ["--faces", "500"]),
+    "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "20"],
+            ["--faces", "5000", "--clients", "10", "--seconds", "5"]),
+}  # fmt: skip
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_gib = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    except OSError:
+        mem_gib = 0
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_gib, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def run_one(name: str, quick: bool) -> tuple[str, dict | None, float, str]:
+    module, full, small = BENCHMARKS[name]
+    args = small if quick else full
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = Path(fh.name)
+    command = [sys.executable, "-m", module, *args, "--json", str(out)]
+    shown = f"python -m {module} {' '.join(args)}"
+    print(f"==> {shown}", flush=True)
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=ROOT)
+    elapsed = time.perf_counter() - started
+    result = json.loads(out.read_text()) if proc.returncode == 0 and out.stat().st_size else None
+    out.unlink(missing_ok=True)
+    return shown, result, elapsed, "" if result else f"exit {proc.returncode}"
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    return "\n".join(["| figure | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def render(results: dict, info: dict, quick: bool) -> str:
+    out = [
+        "# Benchmarks",
+        "",
+        f"Produced by `make bench` (`python -m benchmarks.run{' --quick' if quick else ''}`) on "
+        f"{info['date']}, on this machine: {info['machine']['cpu']}, {info['machine']['cores']} cores, "
+        f"{info['machine']['memory_gib']} GiB, Python {info['machine']['python']}. Cassandra 5.0 and Redis "
+        "run on the same machine (the same 2 cores), as in `make run`. Re-run with `make bench`; each "
+        "section names the command that produced it. Ratios are measured within one run.",
+    ]
+    sections = {
+        "extraction": "Extraction: full system vs the raw dlib loop",
+        "ingest_only": "Ingest only (read, validate, store; no extraction)",
+        "training": "Retrain and reclassify",
+        "latency": "Label -> refreshed predictions",
+        "web": "Page latency under load",
+    }
+    for name, title in sections.items():
+        if name not in results:
+            continue
+        command, data, elapsed, error = results[name]
+        out += ["", f"## {title}", "", f"Command: `{command}` ({elapsed:.0f} s)", ""]
+        if data is None:
+            out.append(f"Failed: {error}")
+            continue
+        out.append(describe(name, data))
+    return "\n".join(out) + "\n"
+
+
+def describe(name: str, d: dict) -> str:
+    if name == "extraction":
+        return _table([
+            ("images (generated flips, scales, crops, collages)", d["images"]),
+            ("processes (one per core)", d["processes"]),
+            ("detector", d["detector"]),
+            ("(a) raw loop: detector + embedder called directly",
+             f"{d['raw_images_per_s']} images/s ({d['raw_faces']} faces)"),
+            ("(b) full system: ingest -> extract via Celery, Cassandra, blob store",
+             f"{d['system_images_per_s']} images/s ({d['system_faces']} faces)"),
+            ("**ratio (b)/(a)** (goal >= 0.90)", f"**{d['ratio']}**"),
+            ("input worker peak RSS (parent + pool)", f"{d['worker_peak_rss_mb']} MB"),
+        ])  # fmt: skip
+    if name == "ingest_only":
+        return _table([
+            ("images", f"{d['images']} ({d['megabytes']} MB)"),
+            ("worker processes", d["worker_processes"]),
+            ("**throughput**", f"**{d['images_per_s']} images/s**"),
+        ])  # fmt: skip
+    if name == "training":
+        rows = [(f"fit + evaluate, {f['labeled_faces']} labeled / {f['personas']} personas (in memory)",
+                 f"fit {f['fit_s']} s, evaluate {f['evaluate_s']} s, predict {f['predict_faces_per_s']} faces/s")
+                for f in d.get("fit", [])]  # fmt: skip
+        if "db" in d:
+            db = d["db"]
+            rows += [
+                (f"**retrain** ({db['faces']} faces, {db['personas']} personas, {db['labeled']} labeled, Cassandra)",
+                 f"**{db['retrain_s']} s**"),
+                ("**reclassify** (all unlabeled faces, Cassandra reads + writes)",
+                 f"**{db['reclassify_faces_per_s']} faces/s** ({db['reclassified']} in {db['reclassify_s']} s)"),
+            ]  # fmt: skip
+        return _table(rows)
+    if name == "latency":
+        return _table([
+            ("faces / personas", f"{d['faces']} / {d['personas']}"),
+            ("retrain quiet period (coalescing, PP_RETRAIN_QUIET_SECONDS)", f"{d['quiet_period_s']} s"),
+            ("one confirm -> new model promoted", f"{d['label_to_promoted_s']} s"),
+            (f"**one confirm -> all {d['unlabeled_refreshed']} unlabeled faces re-predicted**",
+             f"**{d['label_to_all_refreshed_s']} s**"),
+        ])  # fmt: skip
+    if name == "web":
+        rows = [("corpus", f"{d.get('faces')} faces"), ("concurrent clients", d.get("clients"))]
+        for page, stats in d.get("pages", {}).items():
+            rows.append((f"**{page}** p50 / p95 / p99 (goal p95 <= 150 ms)",
+                         f"**{stats.get('p50_ms')} / {stats.get('p95_ms')} / {stats.get('p99_ms')} ms**, "
+                         f"{stats.get('requests_per_s')} req/s"))  # fmt: skip
+        return _table(rows)
+    return "```json\n" + json.dumps(d, indent=1) + "\n```"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--only", default="", help="comma-separated subset of " + ",".join(BENCHMARKS))
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    names = [n for n in (args.only.split(",") if args.only else BENCHMARKS) if n]
+    info = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
+    results = {name: run_one(name, args.quick) for name in names}
+    text = render(results, info, args.quick)
+    args.out.write_text(text)
+    print(text)
+    return 0 if all(r[1] is not None for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
