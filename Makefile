@@ -23,6 +23,7 @@ run: services
 	@$(VENV)/bin/honcho start -f Procfile -e .local/dev.env
 
 stop:
+	@-[ -f .local/demo/honcho.pid ] && $(PY) -m scripts.demo --stop || true
 	@-pkill -f "honcho start -f Procfile" 2>/dev/null || true
 	@-[ -x $(PP) ] && $(PP) services stop || true
 

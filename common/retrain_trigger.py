@@ -8,8 +8,11 @@ quiet period. When a task runs and the counter has moved on, a newer request
 exists whose own task will train later, so it does nothing: a burst of
 requests trains once, a quiet period after the last one.
 
-Serialization: the task trains under the Redis lock ``retrain:lock`` (expiry
-``retrain_lock_seconds``); a task that finds it held reschedules itself.
+Serialization: the task trains under the Redis lock ``retrain:lock``; a task that
+finds it held reschedules itself. The lock expires after ``retrain_lock_seconds``
+unless the training process renews it (every third of that, while it trains), so
+a crashed trainer blocks retraining for at most that long
+(``trainer_worker.retrain_job.RenewedLock``).
 """
 
 from __future__ import annotations

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     celery_task_time_limit: int = Field(
         3600, description="Hard limit per task in seconds; must stay below the visibility timeout"
     )
+    task_retry_backoff_max: int = Field(
+        300, description="Longest wait in seconds between retries of a task hit by an outage (Cassandra, Redis)"
+    )
     flower_url: str = Field("http://127.0.0.1:5555", description="Link shown on the dashboard")
 
     # --- blob storage ---
@@ -79,6 +82,7 @@ class Settings(BaseSettings):
     # --- images and faces ---
     max_image_bytes: int = Field(20 * 1024 * 1024, description="Larger files are rejected")
     max_image_pixels: int = Field(80_000_000, description="Decompression-bomb cap (width x height)")
+    max_image_frames: int = Field(100, description="Animations with more frames are rejected (else: first frame)")
     ingest_batch_size: int = Field(25, description="Images per ingest fan-out task")
     face_detector: DetectorName = Field(DetectorName.dlib_hog, description="`dlib-hog`, `dlib-cnn` or `azure`")
     detection_max_side: int = Field(1024, description="Long side of the copy faces are detected on")
@@ -92,7 +96,11 @@ class Settings(BaseSettings):
     min_probability: float = Field(0.35, description="Lower calibrated probability -> unknown")
     promotion_tolerance: float = Field(0.02, description="Allowed macro-F1 drop for promotion")
     retrain_quiet_seconds: float = Field(5.0, description="Quiet period that coalesces label bursts")
-    retrain_lock_seconds: int = Field(1800, description="Expiry of the one-training-at-a-time lock")
+    retrain_lock_seconds: int = Field(
+        60,
+        description="Expiry of the one-training-at-a-time lock; a running training renews it every third of "
+        "this, so a crashed trainer blocks retraining at most this long",
+    )
     reclassify_batch_size: int = Field(500, description="Faces per reclassify task")
 
     # --- web ---

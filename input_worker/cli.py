@@ -10,6 +10,7 @@ import time
 from tqdm import tqdm
 
 from common.settings import DetectorName
+from input_worker import folder_labels
 
 
 def register(subparsers) -> None:
@@ -18,6 +19,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-wait", action="store_true", help="print the job id and return")
     p.add_argument("--detector", choices=[d.value for d in DetectorName], help="override PP_FACE_DETECTOR")
     p.add_argument("--timeout", type=float, default=0, help="give up waiting after this many seconds (0: never)")
+    p.add_argument("--labels-from-folders", action="store_true",
+                   help="each sub-folder name is a persona (created if missing); the single face of each image in "
+                        "it is confirmed as that persona")  # fmt: skip
     p.set_defaults(func=cmd_ingest)
 
     p = subparsers.add_parser("reextract", help="re-run face extraction, keeping labeled faces and their history")
@@ -33,7 +37,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from common.ingest_requests import start_ingest
 
     db = get_database()
-    options = {"detector": args.detector} if args.detector else {}
+    options: dict = {"detector": args.detector} if args.detector else {}
+    if args.labels_from_folders:
+        options[folder_labels.OPTION] = True
     job_id = start_ingest(db, args.source, actor=f"cli:{getpass.getuser()}", options=options)
     if args.no_wait:
         print(job_id)
@@ -60,7 +66,7 @@ def follow(db, job_id: str, timeout: float = 0, interval: float = 1.0) -> int:
             bar.set_postfix(discovered=progress.job.discovered or 0, stored=c["stored"], duplicates=c["duplicate"],
                             rejected=c["rejected"], faces=c["faces"], refresh=False)  # fmt: skip
             bar.refresh()
-            if progress.done:
+            if progress.done and not _labels_pending(db, progress.job):
                 break
             if deadline and time.monotonic() > deadline:
                 print(f"\ngave up waiting after {timeout}s; job {job_id} goes on", file=sys.stderr)
@@ -79,7 +85,22 @@ def follow(db, job_id: str, timeout: float = 0, interval: float = 1.0) -> int:
     for item in sorted(jobs.items(db, job_id), key=lambda i: i.item_key):
         if item.outcome == jobs.REJECTED:
             print(f"  rejected {item.item_key}: {item.reason}")
+    if folder_labels.enabled(progress.job):
+        print_label_summary(folder_labels.summary(db, job_id))
     return 0
+
+
+def _labels_pending(db, job) -> int:
+    return folder_labels.summary(db, job.job_id).pending if folder_labels.enabled(job) else 0
+
+
+def print_label_summary(summary: folder_labels.Summary) -> None:
+    reasons = ", ".join(f"{kind}: {n}" for kind, n in sorted(summary.reasons().items()))
+    print(f"labeled {summary.labeled}, not labeled {len(summary.not_labeled)}" + (f" ({reasons})" if reasons else ""))
+    for persona, n in sorted(summary.by_persona.items()):
+        print(f"  {persona}: {n} face{'s' if n != 1 else ''}")
+    for key, reason in summary.not_labeled:
+        print(f"  not labeled {key}: {reason}")
 
 
 def cmd_reextract(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ only re-marked on its job item.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from common import task_names
@@ -17,6 +18,7 @@ from common.repositories import faces, images, jobs
 from common.repositories.ids import face_id as derive_face_id
 from common.settings import Settings
 from common.storage import BlobNotFound, content_key, get_blob_store
+from input_worker import folder_labels
 from input_worker.errors import TRANSIENT
 from input_worker.ingest import Send, send_task
 from input_worker.validation import InvalidImage, load_image
@@ -30,28 +32,44 @@ def crop_key(face_id: str) -> str:
 
 def extract_image(db: Database, image_id: str, settings: Settings, job_id: str | None = None,
                   item_key: str | None = None, detector: str | None = None, send: Send = send_task) -> int:  # fmt: skip
-    """Faces of one image, stored; returns how many. Marks the job item extracted when given."""
+    """Faces of one image, stored; returns how many. Marks the job item extracted when given.
+
+    In a labeled-folder job (``folder_labels``) the single face is confirmed as the item's folder persona
+    after the faces are stored and before they are sent for prediction.
+    """
+    job = jobs.get(db, job_id) if job_id and item_key else None
+    labeled: list[bool] = []
+
+    def label(face_ids: list[str]) -> None:
+        if folder_labels.enabled(job) and item_key:
+            folder_labels.label_image(db, job, item_key, face_ids)
+            labeled.append(True)
+
     image = images.get(db, image_id)
     if image is None:
         log.warning("image %s not found; nothing to extract", image_id)
         count = 0
     elif image.status == images.PROCESSED and image.face_count is not None:
         count = image.face_count  # a redelivery after the work was done (re-extraction: reextract.py)
+        label(faces.ids_for_image(db, image_id))  # also: a duplicate in a labeled folder
     else:
         try:
-            count = _extract(db, image, settings, detector or settings.face_detector.value, send)
+            count = _extract(db, image, settings, detector or settings.face_detector.value, send, label)
         except TRANSIENT:
             raise
         except Exception as exc:  # recorded on the image; the worker and the job go on
             log.exception("extracting image %s failed", image_id)
             images.mark_failed(db, image_id, f"{type(exc).__name__}: {exc}")
             count = 0
+    if folder_labels.enabled(job) and item_key and not labeled and folder_labels.persona_folder(item_key):
+        folder_labels.record(db, job.job_id, item_key, folder_labels.NOT_LABELED, "image could not be extracted")
     if job_id and item_key:
         jobs.record_extracted(db, job_id, item_key, count)
     return count
 
 
-def _extract(db: Database, image: images.Image, settings: Settings, detector: str, send: Send) -> int:
+def _extract(db: Database, image: images.Image, settings: Settings, detector: str, send: Send,
+             label: Callable[[list[str]], None] | None = None) -> int:  # fmt: skip
     store = get_blob_store()
     try:
         valid = load_image(store.get(image.blob_key), image.source_name, settings)
@@ -67,6 +85,8 @@ def _extract(db: Database, image: images.Image, settings: Settings, detector: st
         faces.upsert(db, faces.Face(fid, image.image_id, found.box, detector, found.score, found.embedding,
                                     EMBEDDER_NAME, key, now))  # fmt: skip
         face_ids.append(fid)
+    if label is not None:
+        label(face_ids)
     if face_ids:
         send(task_names.RECLASSIFY_BATCH, {"face_ids": face_ids})
     images.mark_processed(db, image.image_id, len(face_ids))

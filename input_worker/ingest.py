@@ -17,6 +17,7 @@ from common.db import Database
 from common.repositories import images, jobs
 from common.settings import Settings
 from common.storage import content_key, get_blob_store, sha256_hex
+from input_worker import folder_labels
 from input_worker.errors import TRANSIENT
 from input_worker.sources import SourceItem, discover, read_item
 from input_worker.validation import InvalidImage, load_image
@@ -50,6 +51,9 @@ def run_job(db: Database, job_id: str, settings: Settings, send: Send = send_tas
     except (OSError, ValueError) as exc:
         jobs.set_failed(db, job_id, f"cannot list {job.source}: {exc}")
         return 0
+    if folder_labels.enabled(job):  # personas exist before any image of theirs is extracted
+        for folder, error in folder_labels.ensure_personas(db, job, (item.key for item in items)).items():
+            log.warning("job %s: folder %r is not a persona name: %s", job_id, folder, error)
     jobs.set_discovered(db, job_id, len(items))
     size = max(1, settings.ingest_batch_size)
     for start in range(0, len(items), size):
@@ -66,15 +70,16 @@ def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Set
         log.warning("ingest job %s not found; batch dropped", job_id)
         return
     detector = job.options.get("detector")
+    labeling = folder_labels.enabled(job)
     for raw in items:
         item = SourceItem(**raw)
         done = jobs.get_item(db, job_id, item.key)
         if done is not None and done.outcome:
-            if done.outcome == jobs.STORED and not done.extracted:  # redelivered before extraction was sent
-                _send_extract(send, done.image_id, job_id, item.key, detector)
+            if _needs_extract(done.outcome, item.key, labeling) and not done.extracted:  # redelivered before
+                _send_extract(send, done.image_id, job_id, item.key, detector)  # extraction was sent
             continue
         try:
-            ingest_item(db, job.job_id, job.source, item, settings, send, detector)
+            ingest_item(db, job.job_id, job.source, item, settings, send, detector, labeling)
         except TRANSIENT:
             raise
         except Exception as exc:  # one bad item never stops the others
@@ -84,8 +89,12 @@ def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Set
 
 
 def ingest_item(db: Database, job_id: str, source: str, item: SourceItem, settings: Settings, send: Send,
-                detector: str | None = None) -> str:  # fmt: skip
-    """Read, validate and store one item; records and returns its outcome."""
+                detector: str | None = None, labeling: bool = False) -> str:  # fmt: skip
+    """Read, validate and store one item; records and returns its outcome.
+
+    ``labeling`` (a labeled-folder job): a duplicate in a persona folder is sent to the extract step too,
+    which labels its face (the image is not extracted again when it was processed already).
+    """
     try:
         data = read_item(source, item, settings)
         valid = load_image(data, item.name, settings, reduced=True)
@@ -110,7 +119,15 @@ def ingest_item(db: Database, job_id: str, source: str, item: SourceItem, settin
         reason = f"same bytes as {stored.source_name or image_id}"
         jobs.record_outcome(db, job_id, item.key, item.name, jobs.DUPLICATE, image_id=image_id, reason=reason)
         outcome = jobs.DUPLICATE
+        if _needs_extract(outcome, item.key, labeling):
+            _send_extract(send, image_id, job_id, item.key, detector)
     return outcome
+
+
+def _needs_extract(outcome: str, item_key: str, labeling: bool) -> bool:
+    if outcome == jobs.STORED:
+        return True
+    return outcome == jobs.DUPLICATE and labeling and folder_labels.persona_folder(item_key) is not None
 
 
 def _send_extract(send: Send, image_id: str | None, job_id: str, item_key: str, detector: str | None) -> None:

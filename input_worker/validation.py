@@ -1,7 +1,8 @@
 """Validation of untrusted image bytes: a clear reason for every refusal, never a crash.
 
 Refused: empty, over the size cap, not an image, a format we do not read,
-truncated or corrupt, more pixels than the decompression-bomb cap. Accepted
+truncated or corrupt, more pixels than the decompression-bomb cap, an
+animation with more frames than ``max_image_frames``. Accepted
 images come back as what people see: first frame of an animation, EXIF
 orientation applied, CMYK / 16-bit / palette / alpha normalized to RGB.
 """
@@ -24,6 +25,8 @@ from common.settings import Settings
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")  # JPEG also opens MPO (phone photos)
 MAX_NAME_CHARS = 512
 _ORIENTATION = 0x0112
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"IEND\xaeB`\x82"  # the IEND chunk type and its CRC: a PNG cut short lacks it
 
 
 class InvalidImage(ValueError):
@@ -72,6 +75,8 @@ def load_image(data: bytes, name: str, settings: Settings, reduced: bool = False
     the full upright image; ``rgb`` is then the small copy.
     """
     check_size(len(data), settings)
+    if data.startswith(_PNG_SIGNATURE) and _PNG_END not in data:
+        raise InvalidImage("corrupt or truncated image: PNG without its IEND chunk")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -83,6 +88,8 @@ def load_image(data: bytes, name: str, settings: Settings, reduced: bool = False
                         f"decompression bomb refused: {width}x{height} pixels (limit {settings.max_image_pixels})"
                     )
                 frames = getattr(image, "n_frames", 1)
+                if frames > settings.max_image_frames:
+                    raise InvalidImage(f"too many frames: {frames} (limit {settings.max_image_frames})")
                 if reduced and fmt in ("JPEG", "MPO"):
                     image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                     if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8):

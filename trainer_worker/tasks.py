@@ -1,4 +1,8 @@
-"""Celery tasks of the trainer worker: thin adapters over plain functions (idempotent on redelivery)."""
+"""Celery tasks of the trainer worker: thin adapters over plain functions (idempotent on redelivery).
+
+Outages (Cassandra, Redis) make a task retry with exponential backoff and jitter, without limit
+(``PP_TASK_RETRY_BACKOFF_MAX`` caps the wait): a retrain or a batch of predictions is never dropped.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,23 @@ from common import task_names
 from common.db import get_database
 from common.retrain_trigger import redis_connection
 from common.settings import get_settings
+from trainer_worker.errors import TRANSIENT
 from trainer_worker.events_check import check_events
 from trainer_worker.reclassify import decode_faces, reclassify_all, reclassify_batch
 from trainer_worker.retrain_job import BUSY, handle_retrain
 
 log = logging.getLogger(__name__)
 
+RETRY = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": get_settings().task_retry_backoff_max,
+    "retry_jitter": True,
+    "max_retries": None,
+}
 
-@shared_task(name=task_names.RETRAIN, bind=True)
+
+@shared_task(name=task_names.RETRAIN, bind=True, **RETRY)
 def retrain(self, reason: str = "", seq: int | None = None) -> dict:
     result = handle_retrain(get_database(), redis_connection(), str(reason), int(seq) if seq is not None else None)
     if result.status == BUSY:
@@ -35,12 +48,12 @@ def check_events_task() -> dict:
     return {"pending_events": result.pending_events, "requested": result.requested, "reason": result.reason}
 
 
-@shared_task(name=task_names.RECLASSIFY_ALL)
+@shared_task(name=task_names.RECLASSIFY_ALL, **RETRY)
 def reclassify_all_task(version: int | None = None) -> int:
     return reclassify_all(get_database(), redis_connection(), int(version) if version is not None else None)
 
 
-@shared_task(name=task_names.RECLASSIFY_BATCH)
+@shared_task(name=task_names.RECLASSIFY_BATCH, **RETRY)
 def reclassify_batch_task(face_ids: list | None = None, version: int | None = None, batch_id: str | None = None,
                           complete_images: bool = False, faces: list | None = None) -> dict:  # fmt: skip
     """``face_ids`` (new faces from the input worker) or ``faces`` (a full pass's rows with embeddings)."""

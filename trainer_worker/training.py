@@ -70,6 +70,11 @@ def run_training(db: Database, reason: str = "", force: bool = False,
         return TrainingOutcome("skipped", None, "no confirmed labels yet")
     latest = registry.latest_version(db)
     if not force and latest is not None and latest.data_digest == digest:
+        if latest.status == registry.CANDIDATE:  # a trainer died between registering and gating this version
+            status, why = _gate(db, latest.version, latest.metrics, settings)
+            state.mark_finished(db, covered)
+            log.info("v%s (interrupted before its gate): %s (%s)", latest.version, status, why)
+            return TrainingOutcome(status, latest.version, why, round(time.monotonic() - started, 3))
         state.mark_finished(db, covered)
         return TrainingOutcome("skipped", latest.version, f"training data unchanged since v{latest.version}")
 
@@ -87,16 +92,20 @@ def run_training(db: Database, reason: str = "", force: bool = False,
         created_at=datetime.now(UTC), trigger_event=covered,
     )  # fmt: skip
     registry.insert_version(db, mv)
+    status, why = _gate(db, version, metrics, settings)
+    state.mark_finished(db, covered)
+    log.info("trained v%s in %.2fs: %s (%s)", version, duration, status, why)
+    return TrainingOutcome(status, version, why, duration)
+
+
+def _gate(db: Database, version: int, metrics: dict, settings: Settings) -> tuple[str, str]:
+    """Promote ``version`` or reject it against the active model; returns (status, reason)."""
     active = registry.active_version(db)
-    active_mv = registry.get_version(db, active) if active is not None else None
+    active_mv = registry.get_version(db, active) if active is not None and active != version else None
     decision = decide(metrics, active_mv.metrics if active_mv else None, settings.promotion_tolerance)
     if decision.promote:
         registry.promote(db, version, TRAINER_ACTOR, reason=decision.reason, action="auto-promote")
-        status = registry.ACTIVE
-    else:
-        registry.set_status(db, version, registry.REJECTED, reason=decision.reason)
-        registry.record_history(db, version, active, "reject", TRAINER_ACTOR, decision.reason)
-        status = registry.REJECTED
-    state.mark_finished(db, covered)
-    log.info("trained v%s in %.2fs: %s (%s)", version, duration, status, decision.reason)
-    return TrainingOutcome(status, version, decision.reason, duration)
+        return registry.ACTIVE, decision.reason
+    registry.set_status(db, version, registry.REJECTED, reason=decision.reason)
+    registry.record_history(db, version, active, "reject", TRAINER_ACTOR, decision.reason)
+    return registry.REJECTED, decision.reason

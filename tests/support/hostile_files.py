@@ -93,9 +93,14 @@ def jpeg_lying_exif_length() -> bytes:
 
 
 def animated_gif(frames: int = 1000) -> bytes:
-    images = [Image.new("P", (16, 16), i % 256) for i in range(frames)]
+    """``frames`` distinct frames (a moving dot: Pillow merges consecutive identical frames when saving)."""
+    images = []
+    for i in range(frames):
+        frame = Image.new("L", (16, 16), 0)
+        frame.putpixel((i % 16, (i // 16) % 16), 255)
+        images.append(frame)
     buf = io.BytesIO()
-    images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=10, loop=0)
+    images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=10, loop=0, optimize=False)
     return buf.getvalue()
 
 
