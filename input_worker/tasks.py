@@ -12,16 +12,11 @@ from common import task_names
 from common.celery_app import celery_app
 from common.db import get_database
 from common.settings import get_settings
+from common.task_retry import retry_options
 from input_worker import extract, ingest, reextract
 from input_worker.errors import TRANSIENT
 
-RETRY = {
-    "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "retry_backoff_max": get_settings().task_retry_backoff_max,
-    "retry_jitter": True,
-    "max_retries": None,
-}
+RETRY = retry_options(TRANSIENT)
 
 
 @celery_app.task(name=task_names.INGEST_JOB, **RETRY)

@@ -14,20 +14,14 @@ from common import task_names
 from common.db import get_database
 from common.retrain_trigger import redis_connection
 from common.settings import get_settings
-from trainer_worker.errors import TRANSIENT
+from common.task_retry import retry_options
 from trainer_worker.events_check import check_events
 from trainer_worker.reclassify import decode_faces, reclassify_all, reclassify_batch
 from trainer_worker.retrain_job import BUSY, handle_retrain
 
 log = logging.getLogger(__name__)
 
-RETRY = {
-    "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "retry_backoff_max": get_settings().task_retry_backoff_max,
-    "retry_jitter": True,
-    "max_retries": None,
-}
+RETRY = retry_options()
 
 
 @shared_task(name=task_names.RETRAIN, bind=True, **RETRY)
