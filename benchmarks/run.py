@@ -146,10 +146,12 @@ def describe(name: str, d: dict) -> str:
         ])  # fmt: skip
     if name == "web":
         rows = [("corpus", f"{d.get('faces')} faces"), ("concurrent clients", d.get("clients"))]
-        for page, stats in d.get("pages", {}).items():
-            rows.append((f"**{page}** p50 / p95 / p99 (goal p95 <= 150 ms)",
+        rows.append(("server", d.get("server", "")))
+        pages = {k: v for k, v in d.items() if k.endswith("_page")}
+        for page, stats in pages.items():
+            rows.append((f"**{page.replace('_', ' ')}** p50 / p95 / p99, closed loop (goal p95 <= 150 ms)",
                          f"**{stats.get('p50_ms')} / {stats.get('p95_ms')} / {stats.get('p99_ms')} ms**, "
-                         f"{stats.get('requests_per_s')} req/s"))  # fmt: skip
+                         f"{stats.get('rps')} req/s, {stats.get('errors')} errors"))  # fmt: skip
         return _table(rows)
     return "```json\n" + json.dumps(d, indent=1) + "\n```"
 

@@ -219,6 +219,8 @@ def _erase_image(db: Database, image_id: str) -> None:
 
 def undo(db: Database, event_id: uuid.UUID, actor: str) -> events.Event:
     """Reverse one label, merge or rename event (at most once)."""
+    if event_id.version != 1:  # event ids are time-based; anything else names no event
+        raise NotFound(f"no event {event_id}")
     event = events.get(db, event_id)
     if event is None:
         raise NotFound(f"no event {event_id}")

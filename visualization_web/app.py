@@ -42,12 +42,21 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from visualization_web import api, auth, blobs, csrf, errors, health, pages
+    from visualization_web import api, auth, blobs, csrf, errors, health, metrics, pages
 
     errors.register(app)
+    metrics.register(app)  # first: its timer also sees requests that the login check refuses
     app.before_request(auth.load_user)
     app.after_request(_security_headers)
-    app.jinja_env.globals.update(csrf_token=csrf.token, current_user=lambda: g.get("user"))
+    app.after_request(_forget_cached_personas)
+    from visualization_web import cards_html
+
+    app.jinja_env.globals.update(
+        csrf_token=csrf.token,
+        current_user=lambda: g.get("user"),
+        face_cards=cards_html.face_cards,
+        persona_options=cards_html.persona_options,
+    )
     app.jinja_env.filters["pct"] = lambda v: "-" if v is None else f"{100 * float(v):.1f}%"
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
@@ -57,6 +66,17 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("TESTING"):
         auth.bootstrap_admin()
     return app
+
+
+def _forget_cached_personas(response):
+    """A mutation that succeeded may have created, renamed, merged or deleted a persona."""
+    from flask import request
+
+    from visualization_web import csrf, queries
+
+    if request.method not in csrf.SAFE_METHODS and response.status_code < 400:
+        queries.forget_personas()
+    return response
 
 
 def _security_headers(response):

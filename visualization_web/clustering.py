@@ -64,7 +64,11 @@ def unknown_groups(db: Database, threshold: float = THRESHOLD, limit: int = MAX_
     ordered = [f for f in found.values() if f.embedding.size == dimension]
     vectors = np.vstack([f.embedding for f in ordered])
     return [
-        Group([queries.FaceCard(ordered[i].face_id, ordered[i].image_id, ordered[i].crop_key, ordered[i].box)
-               for i in members])
+        Group(
+            [
+                queries.FaceCard(ordered[i].face_id, ordered[i].image_id, ordered[i].crop_key, ordered[i].box)
+                for i in members
+            ]
+        )
         for members in group_embeddings(vectors, threshold)
     ]

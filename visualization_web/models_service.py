@@ -45,7 +45,16 @@ def history(db: Database, limit: int = 50) -> list[dict]:
     return out
 
 
+MAX_VERSION = 2**31 - 1  # model_versions.version is a CQL int
+
+
+def _check(version: int) -> None:
+    if not 0 <= version <= MAX_VERSION:
+        raise ApiError(404, f"no model version {version}")
+
+
 def get(db: Database, version: int) -> dict:
+    _check(version)
     model = _registry().get_version(db, version)
     if model is None:
         raise ApiError(404, f"no model version {version}")
@@ -53,6 +62,7 @@ def get(db: Database, version: int) -> dict:
 
 
 def promote(db: Database, version: int, actor: str, reason: str = "") -> None:
+    _check(version)
     module = _registry()
     if module.get_version(db, version) is None:
         raise ApiError(404, f"no model version {version}")

@@ -6,11 +6,14 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from common.db import Database
 from common.repositories import events, faces, images, jobs, labels, personas, predictions
+from common.repositories.ids import UNKNOWN_PERSONA
 from common.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,126 @@ def active_version(db: Database) -> int | None:
     return row.version if row else None
 
 
+# --- concurrent reads ----------------------------------------------------------------------------
+
+
+def concurrently(db: Database, statements: list[tuple[str, tuple]]) -> list[list]:
+    """Run single-partition reads at the same time (one round trip of latency, not N); rows per statement,
+    in order. Retried as a whole when Cassandra / Cosmos DB says it is overloaded."""
+    from common.db.retry import call_with_backoff
+
+    if not statements:
+        return []
+    bound = [db.prepare(cql).bind(params) for cql, params in statements]
+
+    def run() -> list[list]:
+        futures = [db.session.execute_async(stmt) for stmt in bound]
+        return [list(future.result()) for future in futures]
+
+    return call_with_backoff(run, db.overload_retries)
+
+
+CARD_COLUMNS = "face_id, image_id, box_left, box_top, box_width, box_height, crop_key"
+
+
+IN_CHUNK = 100  # keys per multi-partition IN read: one request instead of a hundred, a bounded fan-out
+
+
+def in_statements(cql: str, keys: list) -> list[tuple[str, tuple]]:
+    """``cql`` ends in ``IN ?``: one statement per chunk of distinct keys."""
+    keys = list(dict.fromkeys(keys))
+    return [(cql, (keys[lo : lo + IN_CHUNK],)) for lo in range(0, len(keys), IN_CHUNK)]
+
+
+CARD_CACHE_SIZE = 50_000
+CARD_CACHE_SECONDS = 600.0
+_cards: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+_cards_lock = threading.Lock()
+
+
+def card_rows(db: Database, face_ids: list[str]) -> dict[str, Any]:
+    """What a face card shows (no embedding: it is the bulk of a face row and a card does not need it).
+
+    Cached per process (LRU, 10 min): a face's image, box and crop never change under its id (the id is
+    derived from them), so a review page reads only the faces it has not shown lately."""
+    now = time.monotonic()
+    found: dict[str, Any] = {}
+    with _cards_lock:
+        for fid in face_ids:
+            hit = _cards.get(fid)
+            if hit is not None and now - hit[0] < CARD_CACHE_SECONDS:
+                found[fid] = hit[1]
+                _cards.move_to_end(fid)
+    missing = [fid for fid in face_ids if fid not in found]
+    if missing:
+        results = concurrently(db, in_statements(f"SELECT {CARD_COLUMNS} FROM faces WHERE face_id IN ?", missing))
+        fresh = {row.face_id: row for rows in results for row in rows}
+        found.update(fresh)
+        with _cards_lock:
+            for fid, row in fresh.items():
+                _cards[fid] = (now, row)
+            while len(_cards) > CARD_CACHE_SIZE:
+                _cards.popitem(last=False)
+    return found
+
+
+def _card(row, score: float | None = None, verdict: str | None = None) -> FaceCard:
+    return FaceCard(row.face_id, row.image_id, row.crop_key or "",
+                    (row.box_left, row.box_top, row.box_width, row.box_height), score, verdict)  # fmt: skip
+
+
+def labels_of_persona(db: Database, persona_id: uuid.UUID) -> list[labels.Label]:
+    """A persona's labels from all its buckets at once, newest first."""
+    rows = db.execute("SELECT * FROM labels_by_persona WHERE persona_id = ? AND bucket IN ?",
+                      (persona_id, list(range(labels.BUCKETS))))  # fmt: skip
+    out = [labels.Label(r.face_id, r.persona_id, r.verdict, r.labeled_by or "", r.labeled_at) for r in rows]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    out.sort(key=lambda lab: lab.labeled_at.replace(tzinfo=UTC) if lab.labeled_at else oldest, reverse=True)
+    return out
+
+
+def review_queue(db: Database, persona_id: uuid.UUID | None, version: int, limit: int, offset: int = 0,
+                 most_confident_first: bool = False) -> list[predictions.Prediction]:  # fmt: skip
+    """Like ``predictions.queue`` (the bucketed review queue, LIMIT per bucket), all buckets at once."""
+    order = "DESC" if most_confident_first else "ASC"
+    key = persona_id or UNKNOWN_PERSONA
+    cql = ("SELECT face_id, score, distance, image_id FROM predictions_by_persona WHERE persona_id = ? "
+           f"AND model_version = ? AND bucket = ? ORDER BY score {order} LIMIT ?")  # fmt: skip
+    wanted = limit + offset
+    # Faces spread evenly over the buckets: read a fair share (with slack) of each first, then re-read in
+    # full only the buckets whose share ended inside the top ``wanted`` (their next rows might belong there).
+    share = min(wanted, wanted // predictions.BUCKETS * 2 + 4)
+    buckets = list(range(predictions.BUCKETS))
+    results = dict(zip(buckets, concurrently(db, [(cql, (key, version, b, share)) for b in buckets]), strict=True))
+
+    def rank(row) -> tuple:
+        return (row.score, row.face_id)
+
+    def top() -> list:
+        merged = sorted((r for rows in results.values() for r in rows), key=rank, reverse=most_confident_first)
+        return merged[:wanted]
+
+    best = top()
+    if share < wanted:
+        cutoff = rank(best[-1]) if len(best) == wanted else None
+
+        def may_have_more(rows: list) -> bool:
+            if len(rows) < share:
+                return False
+            if cutoff is None:
+                return True
+            last = rank(rows[-1])
+            return last >= cutoff if most_confident_first else last <= cutoff
+
+        again = [b for b in buckets if may_have_more(results[b])]
+        for b, rows in zip(again, concurrently(db, [(cql, (key, version, b, wanted)) for b in again]), strict=True):
+            results[b] = rows
+        if again:
+            best = top()
+    return [predictions.Prediction(r.face_id, persona_id, r.score, r.distance, version, r.image_id)
+            for r in best[offset:]]  # fmt: skip
+
+
 # --- faces ---------------------------------------------------------------------------------------
 
 
@@ -98,20 +221,21 @@ class PersonaFaces:
 
 def persona_faces(db: Database, persona_id: uuid.UUID, page: int = 0, per_page: int = 60,
                   most_confident_first: bool = False) -> PersonaFaces:  # fmt: skip
-    own = labels.for_persona(db, persona_id)
+    """One page of a persona's review: three rounds of concurrent reads (labels, queue, cards)."""
+    own = labels_of_persona(db, persona_id)
     confirmed = [lab.face_id for lab in own if lab.verdict == labels.CONFIRM]
     rejected = [lab.face_id for lab in own if lab.verdict == labels.REJECT]
     window = slice(page * per_page, (page + 1) * per_page)
     version = active_version(db)
     queue = []
     if version is not None:
-        queue = predictions.queue(db, persona_id, version, limit=per_page, offset=page * per_page,
-                                  most_confident_first=most_confident_first)  # fmt: skip
-    confirmed_cards = cards(db, confirmed[window], verdict="confirm")
+        queue = review_queue(db, persona_id, version, per_page, page * per_page, most_confident_first)
+    found = card_rows(db, [*confirmed[window], *rejected[window], *(p.face_id for p in queue)])
+    confirmed_cards = [_card(found[f], verdict="confirm") for f in confirmed[window] if f in found]
     return PersonaFaces(
         confirmed=confirmed_cards,
-        rejected=cards(db, rejected[window], verdict="reject"),
-        predicted=cards(db, [p.face_id for p in queue], {p.face_id: p.score for p in queue}),
+        rejected=[_card(found[f], verdict="reject") for f in rejected[window] if f in found],
+        predicted=[_card(found[p.face_id], p.score) for p in queue if p.face_id in found],
         confirmed_total=len(confirmed),
         rejected_total=len(rejected),
         model_version=version,
@@ -121,24 +245,61 @@ def persona_faces(db: Database, persona_id: uuid.UUID, page: int = 0, per_page: 
 
 def persona_summaries(db: Database) -> list[dict]:
     out = []
-    for p in personas.list_all(db):
-        own = labels.for_persona(db, p.persona_id, labels.CONFIRM)
+    for p in all_personas(db):
+        own = [lab for lab in labels_of_persona(db, p.persona_id) if lab.verdict == labels.CONFIRM]
         cover = cards(db, [own[0].face_id]) if own else []
         out.append({"persona": p, "confirmed": len(own), "cover": cover[0] if cover else None})
     return out
 
 
+PERSONAS_SECONDS = 5.0
+
+
+def all_personas(db: Database) -> list[personas.Persona]:
+    """Every persona, sorted by name; cached for a few seconds per process (pages list them all the time).
+    A successful mutation through this process clears the cache (``forget_personas``)."""
+    return cached(f"personas:{db.keyspace}", PERSONAS_SECONDS, lambda: personas.list_all(db))
+
+
+def forget_personas() -> None:
+    with _cache_lock:
+        for key in [k for k in _cache if k.startswith("personas:")]:
+            del _cache[key]
+
+
 def persona_names(db: Database) -> dict[uuid.UUID, str]:
-    return {p.persona_id: p.name for p in personas.list_all(db)}
+    return {p.persona_id: p.name for p in all_personas(db)}
 
 
-def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None = None) -> dict | None:
-    face = faces.get(db, face_id)
-    if face is None:
+def _face_parts(db: Database, face_ids: list[str]) -> dict[str, tuple]:
+    """Each face's rows, labels and prediction rows: one round of concurrent IN reads for all faces."""
+    tables = ("faces", "labels_by_face", "predictions_by_face")
+    statements = [s for table in tables for s in in_statements(f"SELECT * FROM {table} WHERE face_id IN ?", face_ids)]
+    found: dict[str, tuple[list, list, list]] = {fid: ([], [], []) for fid in face_ids}
+    chunks = len(statements) // len(tables) if statements else 0
+    for index, rows in enumerate(concurrently(db, statements)):
+        for row in rows:
+            found[row.face_id][index // chunks].append(row)
+    return found
+
+
+def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None = None,
+                parts: tuple | None = None) -> dict | None:  # fmt: skip
+    face_rows, label_rows, prediction_rows = parts if parts is not None else _face_parts(db, [face_id])[face_id]
+    if not face_rows:
         return None
+    face = faces._face(face_rows[0])
     names = names if names is not None else persona_names(db)
-    face_labels = labels.for_face(db, face_id)
-    prediction = predictions.for_face(db, face_id)
+    face_labels = [labels.Label(r.face_id, r.persona_id, r.verdict, r.labeled_by or "", r.labeled_at)
+                   for r in label_rows]  # fmt: skip
+    p = prediction_rows[0] if prediction_rows else None
+    prediction = (
+        None
+        if p is None
+        else predictions.Prediction(
+            p.face_id, p.persona_id, p.score or 0.0, p.distance, p.model_version or 0, None, p.predicted_at
+        )
+    )
     return {
         "face_id": face.face_id,
         "image_id": face.image_id,
@@ -146,9 +307,18 @@ def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None =
         "detector": face.detector,
         "det_score": face.det_score,
         "crop_url": crop_url(face.crop_key),
-        "labels": [{"persona_id": str(lab.persona_id), "persona": names.get(lab.persona_id), "verdict": lab.verdict,
-                    "labeled_by": lab.labeled_by} for lab in face_labels],
-        "prediction": None if prediction is None else {
+        "labels": [
+            {
+                "persona_id": str(lab.persona_id),
+                "persona": names.get(lab.persona_id),
+                "verdict": lab.verdict,
+                "labeled_by": lab.labeled_by,
+            }
+            for lab in face_labels
+        ],
+        "prediction": None
+        if prediction is None
+        else {
             "persona_id": str(prediction.persona_id) if prediction.persona_id else None,
             "persona": names.get(prediction.persona_id) if prediction.persona_id else None,
             "score": prediction.score,
@@ -159,11 +329,20 @@ def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None =
 
 
 def image_detail(db: Database, image_id: str) -> dict | None:
-    image = images.get(db, image_id)
-    if image is None:
+    image_rows, index_rows = concurrently(
+        db,
+        [
+            ("SELECT * FROM images WHERE image_id = ?", (image_id,)),
+            ("SELECT face_id FROM faces_by_image WHERE image_id = ?", (image_id,)),
+        ],
+    )
+    if not image_rows:
         return None
+    image = images._image(image_rows[0])
     names = persona_names(db)
-    face_rows = [face_detail(db, fid, names) for fid in faces.ids_for_image(db, image_id)]
+    face_ids = [r.face_id for r in index_rows]
+    parts = _face_parts(db, face_ids)
+    face_rows = [face_detail(db, fid, names, parts[fid]) for fid in face_ids]
     return {
         "image_id": image.image_id,
         "source": image.source,
@@ -199,10 +378,16 @@ def cached(key: str, seconds: float, compute):
     return value
 
 
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
 def counts(db: Database) -> dict[str, int]:
     def compute() -> dict[str, int]:
         people = personas.list_all(db)
-        confirmed = sum(len(labels.for_persona(db, p.persona_id, labels.CONFIRM)) for p in people)
+        confirmed = sum(1 for p in people for lab in labels_of_persona(db, p.persona_id)
+                        if lab.verdict == labels.CONFIRM)  # fmt: skip
         predicted = unknown = 0
         for row in db.execute("SELECT persona_id FROM predictions_by_face", fetch_size=5000):
             if row.persona_id is None:

@@ -58,6 +58,8 @@ def put(db: Database, username: str, password: str, role: str) -> User:
 
 
 def get(db: Database, username: str) -> User | None:
+    if not username:  # an empty partition key is an error in Cassandra, not a miss
+        return None
     row = db.one("SELECT username, role FROM users WHERE username = ?", (username,))
     return User(row.username, row.role or "viewer") if row else None
 
@@ -120,9 +122,7 @@ def list_tokens(db: Database, username: str) -> list[Token]:
 
 
 def revoke_token(db: Database, username: str, token_id: str) -> bool:
-    row = db.one(
-        "SELECT token_hash FROM api_tokens_by_user WHERE username = ? AND token_id = ?", (username, token_id)
-    )
+    row = db.one("SELECT token_hash FROM api_tokens_by_user WHERE username = ? AND token_id = ?", (username, token_id))
     if row is None:
         return False
     db.execute("DELETE FROM api_tokens WHERE token_hash = ?", (row.token_hash,))

@@ -15,7 +15,8 @@ os.environ.setdefault("PP_WEB_SECRET_KEY", "e2e-secret-key")
 CHROMIUM = "/usr/bin/chromium"
 # --headless is passed by Playwright itself (headless=True); listed for a reader who starts chromium by hand.
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]  # fmt: skip
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--disable-dev-shm-usage"]  # fmt: skip
 VIEWPORT = {"width": 1280, "height": 1000}
 
 

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Page
 
 from common.repositories import events, faces, images, labels, personas, predictions
+from common.task_names import QUEUES
 from tests.e2e.conftest import artifacts_dir, login
 from tests.support.face_images import write_folder
 
@@ -69,8 +70,9 @@ def predicted_ids(page: Page) -> list[str]:
     return page.eval_on_selector_all("#predicted figure.face", "els => els.map((e) => e.dataset.faceId)")
 
 
-def test_full_loop_with_real_workers(web_server, browser_page, clean_tables, start_worker, tmp_path):
+def test_full_loop_with_real_workers(web_server, browser_page, clean_tables, redis_client, start_worker, tmp_path):
     db, page, base = clean_tables, browser_page, web_server
+    redis_client.delete(*QUEUES)  # tasks left by earlier tests name rows that clean_tables removed
     start_worker("input_worker.app", "ingest,extract", name="e2e-input")
     start_worker("trainer_worker.app", "retrain", name="e2e-retrain", concurrency=1)
     start_worker("trainer_worker.app", "reclassify", name="e2e-reclassify")
@@ -108,8 +110,13 @@ def test_full_loop_with_real_workers(web_server, browser_page, clean_tables, sta
     for person, persona_id in ids.items():
         assert len(labels.for_persona(db, persona_id, labels.CONFIRM)) >= 2, f"too few faces confirmed for {person}"
 
-    # 3. the labels trigger a retrain: the models page shows an active version
-    reload_until(page, f"{base}/models", lambda p: p.query_selector("tr.active"), 90, "an active model version")
+    # 3. the labels trigger a retrain: the models page shows an active version that knows both personas
+    # (the two assignments may train twice: a first version with one persona, then one with both)
+    def knows_both(p: Page) -> bool:
+        charted = p.eval_on_selector_all("svg.chart text", "els => els.map((e) => e.textContent)")
+        return p.query_selector("tr.active") is not None and all(n in charted for n in PEOPLE.values())
+
+    reload_until(page, f"{base}/models", knows_both, 90, "an active model version with both personas")
     first_version = int(page.inner_text("tr.active td:first-child"))
     shot(page, "4-models-active")
 

@@ -44,8 +44,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, status: int, body: bytes = b"", headers: dict | None = None, error: str | None = None) -> None:
         if error:
             body = (
-                f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{error}</Code>'
-                f"<Message>{error}</Message></Error>"
+                f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{error}</Code><Message>{error}</Message></Error>'
             ).encode()
         self.send_response(status)
         self.send_header("x-ms-request-id", "00000000-0000-0000-0000-000000000000")
@@ -144,11 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
         entries = []
         for d in sorted(self.state.dirs):
             if d and d.startswith(prefix) and "/" not in d[len(prefix) :]:
-                entries.append(f"<Directory><Name>{escape(d[len(prefix):])}</Name><Properties/></Directory>")
+                entries.append(f"<Directory><Name>{escape(d[len(prefix) :])}</Name><Properties/></Directory>")
         for f, data in sorted(self.state.files.items()):
             if f.startswith(prefix) and "/" not in f[len(prefix) :]:
                 entries.append(
-                    f"<File><Name>{escape(f[len(prefix):])}</Name>"
+                    f"<File><Name>{escape(f[len(prefix) :])}</Name>"
                     f"<Properties><Content-Length>{len(data)}</Content-Length></Properties></File>"
                 )
         body = (

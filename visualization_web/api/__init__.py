@@ -29,7 +29,18 @@ def field(data: dict, name: str, kind: type = str, required: bool = True, defaul
         raise ApiError(422, f"'{name}' must be true or false")
     if kind is not bool and (not isinstance(value, kind) or isinstance(value, bool)):
         raise ApiError(422, f"'{name}' must be a {kind.__name__}")
+    if isinstance(value, str) and not is_text(value):
+        raise ApiError(422, f"'{name}' must be valid Unicode text")
     return value
+
+
+def is_text(value: str) -> bool:
+    """False for strings JSON can carry but UTF-8 cannot (lone surrogates such as "\\udb0e")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def as_uuid(value: Any, what: str = "id", status: int = 404) -> uuid.UUID:

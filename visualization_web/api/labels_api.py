@@ -8,7 +8,7 @@ from common import labeling
 from common.db import get_database
 from common.repositories import labels
 from visualization_web import queries
-from visualization_web.api import as_uuid, body, bp, event_json, field
+from visualization_web.api import as_uuid, body, bp, event_json, field, is_text
 from visualization_web.auth import actor, require
 from visualization_web.errors import ApiError
 
@@ -31,7 +31,11 @@ def labels_create():
     persona_id = as_uuid(field(data, "persona_id"), "persona", status=422)
     db = get_database()
     if face_ids is not None:
-        if not isinstance(face_ids, list) or not all(isinstance(f, str) for f in face_ids) or not face_ids:
+        if (
+            not isinstance(face_ids, list)
+            or not all(isinstance(f, str) and is_text(f) for f in face_ids)
+            or not face_ids
+        ):
             raise ApiError(422, "'face_ids' must be a non-empty list of strings")
         if len(face_ids) > MAX_BULK:
             raise ApiError(413, f"at most {MAX_BULK} faces per request")

@@ -44,18 +44,29 @@ def _page(high: int = 500) -> list:
 
 
 UUID = {"type": "string", "format": "uuid"}
+# event ids are time-based (version 1) UUIDs
+EVENT_ID = {
+    "type": "string",
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-1[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$",
+}
+VERSION = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
 NAME = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 80}}}
 LABEL = {
     "type": "object",
     "required": ["persona_id", "verdict"],
+    "anyOf": [{"required": ["face_id"]}, {"required": ["face_ids"]}],
     "properties": {
         "face_id": {"type": "string"},
-        "face_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+        "face_ids": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1000},
         "persona_id": UUID,
         "verdict": {"type": "string", "enum": ["confirm", "reject"]},
     },
 }
-FILES = {"type": "object", "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}
+FILES = {
+    "type": "object",
+    "required": ["files"],
+    "properties": {"files": {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}}},
+}
 IMAGE = {"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}}
 
 PATHS = {
@@ -85,7 +96,7 @@ PATHS = {
     "/labels": {"post": _op("Confirm or reject one face (face_id) or many (face_ids) for a persona", "201", LABEL,
                             errors=("401", "403", "404", "409", "413", "422"))},
     "/undo": {"post": _op("Undo an action (event_id), or the caller's last one",
-                          body={"type": "object", "properties": {"event_id": UUID}},
+                          body={"type": "object", "properties": {"event_id": EVENT_ID}},
                           errors=("401", "403", "404", "409"))},
     "/faces/{face_id}": {"parameters": [_path("face_id")],
                          "get": _op("A face with its labels and current prediction", errors=("401", "404"))},
@@ -104,10 +115,10 @@ PATHS = {
     "/ingest/{job_id}": {"parameters": [_path("job_id")],
                          "get": _op("Progress of an ingest job, rejected files with reasons", errors=("401", "404"))},
     "/models": {"get": _op("Model versions, the active one, promotion history", errors=("401",))},
-    "/models/{version}": {"parameters": [_path("version", {"type": "integer", "minimum": 0})],
+    "/models/{version}": {"parameters": [_path("version", VERSION)],
                           "get": _op("One model version with metrics", errors=("401", "404"))},
     "/models/{version}/promote": {
-        "parameters": [_path("version", {"type": "integer", "minimum": 0})],
+        "parameters": [_path("version", VERSION)],
         "post": _op("Promote a version", errors=("401", "403", "404", "409")),
     },
     "/models/rollback": {"post": _op("Roll back to the previous version", errors=("401", "403", "409"))},
@@ -116,7 +127,7 @@ PATHS = {
                              multipart=IMAGE, errors=("401", "413", "422"))},
     "/events": {"get": _op("The audit log, newest first",
                            params=[*_page(), _query("kind", {"type": "string"}), _query("actor", {"type": "string"}),
-                                   _query("before", UUID)], errors=("401",))},
+                                   _query("before", EVENT_ID)], errors=("401",))},
     "/tokens": {"get": _op("The caller's API tokens", errors=("401", "403")),
                 "post": _op("Create an API token (returned once)", "201",
                             {"type": "object",
@@ -128,9 +139,12 @@ PATHS = {
 
 DOCUMENT = {
     "openapi": "3.0.3",
-    "info": {"title": "persona-pipeline", "version": "1",
-             "description": "Face labeling API. Authenticate with `Authorization: Bearer <token>` or a session "
-                            "cookie plus the `X-CSRF-Token` header on mutations."},
+    "info": {
+        "title": "persona-pipeline",
+        "version": "1",
+        "description": "Face labeling API. Authenticate with `Authorization: Bearer <token>` or a session "
+        "cookie plus the `X-CSRF-Token` header on mutations.",
+    },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearer": []}, {"session": []}],
     "paths": PATHS,
@@ -140,9 +154,17 @@ DOCUMENT = {
             "session": {"type": "apiKey", "in": "cookie", "name": "pp_session"},
         },
         "schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                "type": "object", "required": ["status", "message"],
-                "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}}}},
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["status", "message"],
+                        "properties": {"status": {"type": "integer"}, "message": {"type": "string"}},
+                    }
+                },
+            },
         },
         "responses": {"Error": {"description": "An error", **_json({"$ref": "#/components/schemas/Error"})}},
     },

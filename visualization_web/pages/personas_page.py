@@ -38,9 +38,10 @@ def persona_detail(persona_id: str):
     order = "confident" if request.args.get("order") == "confident" else "uncertain"
     page = int_arg("page", 0, 0, 10_000)
     data = queries.persona_faces(db, persona.persona_id, page, PER_PAGE, most_confident_first=order == "confident")
-    others = [p for p in personas.list_all(db) if p.persona_id != persona.persona_id]
+    everyone = queries.all_personas(db)
+    others = len(everyone) > 1 or (everyone and everyone[0].persona_id != persona.persona_id)
     return render_template("persona.html", persona=persona, data=data, order=order, page=page,
-                           per_page=PER_PAGE, others=others)  # fmt: skip
+                           per_page=PER_PAGE, others=others, everyone=everyone)  # fmt: skip
 
 
 @bp.post("/personas/<persona_id>/rename")

@@ -6,8 +6,8 @@ from flask import render_template, request
 
 from common import labeling
 from common.db import get_database
-from common.repositories import labels, personas
-from visualization_web import clustering
+from common.repositories import labels
+from visualization_web import clustering, queries
 from visualization_web.auth import actor, require
 from visualization_web.pages import bp
 from visualization_web.pages.common import done, parse_uuid
@@ -16,7 +16,7 @@ from visualization_web.pages.common import done, parse_uuid
 @bp.get("/unknown")
 def unknown():
     db = get_database()
-    return render_template("unknown.html", groups=clustering.unknown_groups(db), personas=personas.list_all(db))
+    return render_template("unknown.html", groups=clustering.unknown_groups(db), personas=queries.all_personas(db))
 
 
 def _face_ids() -> list[str]:

@@ -12,6 +12,7 @@ PASSWORD = "password-123"
 os.environ["PP_ADMIN_PASSWORD"] = ADMIN_PASSWORD
 os.environ.setdefault("PP_WEB_SECRET_KEY", "test-secret-key")
 
+
 @pytest.fixture(scope="session")
 def web_db(db):
     return db

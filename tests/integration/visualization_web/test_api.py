@@ -107,8 +107,11 @@ def test_ingest_upload_path_and_progress(login, tmp_path):
     refused = api.post_json("/api/v1/ingest", {"source": str(tmp_path)})
     assert refused.status_code == 403
     assert api.post_json("/api/v1/ingest", {}).status_code == 422
-    upload = api.client.post("/api/v1/ingest", headers={"X-CSRF-Token": api.csrf},
-                             data={"files": [(io.BytesIO(seed.jpeg()), "a.jpg"), (io.BytesIO(b""), "empty.jpg")]})
+    upload = api.client.post(
+        "/api/v1/ingest",
+        headers={"X-CSRF-Token": api.csrf},
+        data={"files": [(io.BytesIO(seed.jpeg()), "a.jpg"), (io.BytesIO(b""), "empty.jpg")]},
+    )
     assert upload.status_code == 202, upload.get_json()
     progress = api.get(upload.get_json()["progress_url"]).get_json()
     assert progress["job_id"] == upload.get_json()["job_id"]
@@ -119,8 +122,9 @@ def test_ingest_upload_path_and_progress(login, tmp_path):
 def test_upload_larger_than_the_limit_is_413(web, login):
     web.config["MAX_CONTENT_LENGTH"] = 1000
     api = login("labeler")
-    response = api.client.post("/api/v1/ingest", headers={"X-CSRF-Token": api.csrf},
-                               data={"files": [(io.BytesIO(b"x" * 5000), "big.jpg")]})
+    response = api.client.post(
+        "/api/v1/ingest", headers={"X-CSRF-Token": api.csrf}, data={"files": [(io.BytesIO(b"x" * 5000), "big.jpg")]}
+    )
     assert response.status_code == 413 and response.get_json()["error"]["status"] == 413
 
 
@@ -137,8 +141,9 @@ def test_models_endpoints(login):
 
 def test_predict_refuses_what_is_not_an_image(login):
     api = login("viewer")
-    response = api.client.post("/api/v1/predict", headers={"X-CSRF-Token": api.csrf},
-                               data={"image": (io.BytesIO(b"not an image"), "x.jpg")})
+    response = api.client.post(
+        "/api/v1/predict", headers={"X-CSRF-Token": api.csrf}, data={"image": (io.BytesIO(b"not an image"), "x.jpg")}
+    )
     assert response.status_code == 422
     assert api.client.post("/api/v1/predict", headers={"X-CSRF-Token": api.csrf}).status_code == 422
 
@@ -149,8 +154,9 @@ def test_predict_finds_a_face_without_a_model(login):
     api = login("viewer")
     with cbook.get_sample_data("grace_hopper.jpg") as handle:
         image = handle.read()
-    response = api.client.post("/api/v1/predict", headers={"X-CSRF-Token": api.csrf},
-                               data={"image": (io.BytesIO(image), "grace.jpg")})
+    response = api.client.post(
+        "/api/v1/predict", headers={"X-CSRF-Token": api.csrf}, data={"image": (io.BytesIO(image), "grace.jpg")}
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["model_version"] is None and len(body["faces"]) == 1

@@ -17,8 +17,19 @@ def test_every_page_renders(login, web_db):
     pid = browser.post_json("/api/v1/personas", {"name": "Ada"}).get_json()["persona_id"]
     browser.post_json("/api/v1/labels", {"face_id": group_a[0], "persona_id": pid, "verdict": "confirm"})
     image_id = seed.faces.get(web_db, group_a[0]).image_id
-    paths = ["/", "/personas", f"/personas/{pid}", f"/personas/{pid}?order=confident&page=1", "/images",
-             f"/images/{image_id}", "/unknown", "/ingest", "/models", "/events", "/events?kind=label.&actor=admin"]
+    paths = [
+        "/",
+        "/personas",
+        f"/personas/{pid}",
+        f"/personas/{pid}?order=confident&page=1",
+        "/images",
+        f"/images/{image_id}",
+        "/unknown",
+        "/ingest",
+        "/models",
+        "/events",
+        "/events?kind=label.&actor=admin",
+    ]
     for path in paths:
         response = browser.get(path)
         assert response.status_code == 200, path
@@ -78,7 +89,7 @@ def test_persona_forms_create_rename_merge_delete_and_undo(login, web_db):
     browser.form(f"/personas/{bob.persona_id}/merge", {"target_id": str(ada.persona_id)})
     assert [p.name for p in personas.list_all(web_db)] == ["Ada L"]
     events_html = browser.get("/events").get_data(as_text=True)
-    merge_id = re.search(r'/events/([0-9a-f-]+)/undo', events_html).group(1)
+    merge_id = re.search(r"/events/([0-9a-f-]+)/undo", events_html).group(1)
     assert browser.form(f"/events/{merge_id}/undo").status_code == 302
     assert [p.name for p in personas.list_all(web_db)] == ["Ada L", "Bob"]
     browser.form(f"/personas/{bob.persona_id}/delete", {"erase_faces": "1"})

@@ -39,7 +39,14 @@ def deploy_tools() -> Path:
 
 def compose(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "docker-compose"), "--project-directory", str(project), "-f", str(project / "docker-compose.yml"), *args],
+        [
+            str(BIN / "docker-compose"),
+            "--project-directory",
+            str(project),
+            "-f",
+            str(project / "docker-compose.yml"),
+            *args,
+        ],
         capture_output=True,
         text=True,
         env={**CLEAN_ENV, **(env or {})},
@@ -83,7 +90,11 @@ def test_compose_file_is_valid_with_the_example_env(project):
 
 
 def test_the_validator_rejects_a_file_that_breaks_the_specification(project):
-    text = (project / "docker-compose.yml").read_text().replace("    command: [\"redis-server\"", "    commandd: [\"redis-server\"", 1)
+    text = (
+        (project / "docker-compose.yml")
+        .read_text()
+        .replace('    command: ["redis-server"', '    commandd: ["redis-server"', 1)
+    )
     (project / "docker-compose.yml").write_text(text)
     result = compose(project, "config", "--quiet")
     assert result.returncode != 0
@@ -101,7 +112,9 @@ def test_services_and_named_volumes(config):
 def test_cassandra_is_the_pinned_official_5_0_image_with_a_healthcheck(config):
     cassandra = config["services"]["cassandra"]
     assert cassandra["image"].startswith("cassandra:5.0.")
-    assert "cqlsh" in " ".join(cassandra["healthcheck"]["test"]) and "describe keyspaces" in " ".join(cassandra["healthcheck"]["test"])
+    assert "cqlsh" in " ".join(cassandra["healthcheck"]["test"]) and "describe keyspaces" in " ".join(
+        cassandra["healthcheck"]["test"]
+    )
     assert cassandra["environment"]["MAX_HEAP_SIZE"] == "1G"
     assert cassandra["environment"]["HEAP_NEWSIZE"] == "200M"
     assert any(v["target"] == "/var/lib/cassandra" and v["type"] == "volume" for v in cassandra["volumes"])
@@ -186,7 +199,9 @@ def test_workers_have_a_heartbeat_healthcheck_and_time_to_finish_tasks(config):
 def _chart_commands() -> dict[str, list[str]]:
     out = subprocess.run(
         [str(BIN / "helm"), "template", "pp", str(CHART), "--kube-version", "1.34.0"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     commands = {}
     for doc in yaml.safe_load_all(out):

@@ -42,11 +42,21 @@ VALUE_SETS = {
     "default": [],
     "aks": ["-f", str(AKS)],
     "aks-keda-off": ["-f", str(AKS), "--set", "keda.enabled=false"],
-    "keda-dev-redis": ["--set", "keda.enabled=true", "--set", "redis.enabled=true", "--set", "web.autoscaling.enabled=true"],
+    "keda-dev-redis": [
+        "--set",
+        "keda.enabled=true",
+        "--set",
+        "redis.enabled=true",
+        "--set",
+        "web.autoscaling.enabled=true",
+    ],
     "existing-secret": [
-        "--set", "secrets.existingSecret=pp-secrets",
-        "--set", "config.PP_STORAGE_BACKEND=azure-files",
-        "--set", "blobVolume.enabled=false",
+        "--set",
+        "secrets.existingSecret=pp-secrets",
+        "--set",
+        "config.PP_STORAGE_BACKEND=azure-files",
+        "--set",
+        "blobVolume.enabled=false",
     ],
 }
 
@@ -189,7 +199,9 @@ def test_retrain_worker_has_exactly_one_replica_and_concurrency_one(name):
     assert cmd[:4] == ["celery", "-A", "trainer_worker.app", "worker"]
     assert cmd[cmd.index("-Q") + 1] == "retrain"
     assert cmd[cmd.index("--concurrency") + 1] == "1"
-    targets = [d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")]
+    targets = [
+        d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")
+    ]
     assert retrain["metadata"]["name"] not in targets
 
 
@@ -199,7 +211,14 @@ def test_beat_is_a_single_recreated_replica(name):
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"]["type"] == "Recreate"
     assert container(beat)["command"] == [
-        "celery", "-A", "trainer_worker.app", "beat", "--schedule", "/tmp/celerybeat-schedule", "--loglevel", "INFO",
+        "celery",
+        "-A",
+        "trainer_worker.app",
+        "beat",
+        "--schedule",
+        "/tmp/celerybeat-schedule",
+        "--loglevel",
+        "INFO",
     ]
 
 
@@ -250,7 +269,9 @@ def test_keda_and_hpa_never_target_the_same_deployment(name):
         assert "replicas" not in deployments[target]["spec"]
 
 
-@pytest.mark.parametrize(("name", "keda"), [("default", False), ("aks", True), ("aks-keda-off", False), ("keda-dev-redis", True)])
+@pytest.mark.parametrize(
+    ("name", "keda"), [("default", False), ("aks", True), ("aks-keda-off", False), ("keda-dev-redis", True)]
+)
 def test_workers_scale_with_keda_when_enabled_else_with_a_cpu_hpa(name, keda):
     docs = render(*VALUE_SETS[name])
     scaled = {d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "ScaledObject"}
@@ -285,7 +306,9 @@ def test_scaled_objects_watch_the_redis_list_of_each_worker_queue():
             assert t["authenticationRef"]["name"] == f"{FULL}-redis-auth"
         assert so["spec"]["minReplicaCount"] >= 1
     auth = by_kind(docs, "TriggerAuthentication")[f"{FULL}-redis-auth"]
-    assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": f"{FULL}-kv", "key": "PP_REDIS_PASSWORD"}]
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": "password", "name": f"{FULL}-kv", "key": "PP_REDIS_PASSWORD"}
+    ]
 
 
 def test_values_file_warns_that_prefetched_tasks_are_not_in_the_list():
@@ -433,7 +456,9 @@ def test_chart_secret_holds_the_given_values_and_generates_the_rest():
 def test_pods_get_only_the_secret_keys_of_their_role():
     docs = render()
     secret_env = {
-        comp: {k for k, e in env_of(container(deployment(docs, comp))).items() if "secretKeyRef" in e.get("valueFrom", {})}
+        comp: {
+            k for k, e in env_of(container(deployment(docs, comp))).items() if "secretKeyRef" in e.get("valueFrom", {})
+        }
         for comp in ("web", "input-worker", "beat", "flower")
     }
     assert "PP_WEB_SECRET_KEY" in secret_env["web"] and "PP_ADMIN_PASSWORD" in secret_env["web"]
@@ -450,7 +475,9 @@ def test_existing_secret_is_referenced_and_not_created():
     docs = render(*VALUE_SETS["existing-secret"])
     assert FULL not in by_kind(docs, "Secret")
     for comp in ("web", "input-worker", "flower"):
-        refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container(deployment(docs, comp))["env"] if "valueFrom" in e}
+        refs = {
+            e["valueFrom"]["secretKeyRef"]["name"] for e in container(deployment(docs, comp))["env"] if "valueFrom" in e
+        }
         assert refs == {"pp-secrets"}
     job = by_kind(docs, "Job")[f"{FULL}-migrate"]
     assert env_of(container(job))["PP_CASSANDRA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "pp-secrets"
@@ -519,9 +546,7 @@ def test_migration_job_is_a_pre_install_pre_upgrade_hook(name):
     env = env_of(c)
     assert env["PP_CASSANDRA_HOSTS"]["value"]
     hook_weight = int(ann["helm.sh/hook-weight"])
-    regular_names = {
-        d["metadata"]["name"] for d in docs if "helm.sh/hook" not in d["metadata"].get("annotations", {})
-    }
+    regular_names = {d["metadata"]["name"] for d in docs if "helm.sh/hook" not in d["metadata"].get("annotations", {})}
     sa = job["spec"]["template"]["spec"]["serviceAccountName"]
     assert sa not in regular_names  # its own hook ServiceAccount
     for e in env.values():
@@ -592,13 +617,25 @@ def render_notes(*args: str, tmp_path: Path) -> str:
     shutil.copytree(CHART, chart)
     notes = (chart / "templates" / "NOTES.txt").read_text()
     (chart / "templates" / "NOTES.txt").unlink()
-    (chart / "templates" / "_notes_under_test.tpl").write_text('{{- define "notes-under-test" -}}\n' + notes + "{{- end }}\n")
+    (chart / "templates" / "_notes_under_test.tpl").write_text(
+        '{{- define "notes-under-test" -}}\n' + notes + "{{- end }}\n"
+    )
     (chart / "templates" / "notes-under-test.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n"
         '{{ include "notes-under-test" . | indent 4 }}\n'
     )
-    out = helm("template", RELEASE, str(chart), "--namespace", "persona", "--kube-version", KUBE,
-               "--show-only", "templates/notes-under-test.yaml", *args).stdout
+    out = helm(
+        "template",
+        RELEASE,
+        str(chart),
+        "--namespace",
+        "persona",
+        "--kube-version",
+        KUBE,
+        "--show-only",
+        "templates/notes-under-test.yaml",
+        *args,
+    ).stdout
     return yaml.safe_load(out)["data"]["notes"]
 
 

@@ -1,0 +1,330 @@
+"""Web benchmark: persona page and image page latency under concurrent clients, with a large corpus.
+
+    from benchmarks.web import run
+    run(db, faces=100_000, clients=50, seconds=20)   # -> {"persona_page": {...}, "image_page": {...}, ...}
+
+    python -m benchmarks.web [--faces N] [--clients C] [--seconds S] [--json out.json]
+
+``run`` writes a synthetic corpus into ``db``'s keyspace (give it a throw-away one; it refuses a keyspace
+that already holds faces), serves the app under gunicorn (``--workers 2 --threads 8``) on 127.0.0.1, logs in
+once and has ``clients`` threads, each with its own keep-alive connection and the session cookie, load one
+page kind at a time for ``seconds`` (after a short warm-up that is not counted). Run as a module it makes
+and drops its own keyspace, blob folder and Redis DB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from common.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+PERSONAS = 300
+FACES_PER_IMAGE = 4
+CONFIRMED_PER_PERSONA = 40
+UNKNOWN_SHARE = 0.1
+MODEL_VERSION = 1
+CHUNK = 5000
+
+
+def _progress(message: str) -> None:
+    print(f"[web bench] {message}", flush=True)
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    pixels = np.linspace(0, 255, width * height * 3).reshape(height, width, 3).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def seed_corpus(db: Database, faces: int, personas: int = PERSONAS) -> dict:
+    """Personas, images, faces (synthetic embeddings), confirmed labels and predictions of one active model."""
+    from common.repositories import faces as faces_repo
+    from common.repositories import ids, labels, predictions
+    from common.repositories import personas as personas_repo
+    from common.storage import content_key, get_blob_store, sha256_hex
+
+    if db.one("SELECT face_id FROM faces LIMIT 1") is not None:
+        raise ValueError(f"keyspace {db.keyspace} already holds faces: give the benchmark a throw-away keyspace")
+    started = time.perf_counter()
+    store = get_blob_store()
+    picture, crop = _jpeg(640, 480), _jpeg(150, 150)
+    blob_key = content_key("images", sha256_hex(picture), ".jpg")
+    crop_key = content_key("crops", sha256_hex(crop), ".jpg")
+    store.put_if_absent(blob_key, picture)
+    store.put_if_absent(crop_key, crop)
+
+    persona_ids = [personas_repo.create(db, f"Bench Person {i:04d}", "bench").persona_id for i in range(personas)]
+    _progress(f"{personas} personas")
+    rng = np.random.default_rng(5)
+    centers = rng.normal(size=(personas, 128)).astype(np.float32)
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    now = datetime.now(UTC)
+    image_ids: list[str] = []
+    confirmed_so_far = [0] * personas
+    for lo in range(0, faces, CHUNK):
+        count = min(CHUNK, faces - lo)
+        image_rows, face_rows, by_image, label_rows, prediction_rows = [], [], [], [], []
+        for index in range(lo, lo + count):
+            image_id = f"bench-image-{index // FACES_PER_IMAGE:07d}"
+            slot = index % FACES_PER_IMAGE
+            if slot == 0:
+                image_ids.append(image_id)
+                image_rows.append((image_id, blob_key, "bench", f"bench/{image_id}.jpg", len(picture), 640, 480,
+                                   "JPEG", "processed", FACES_PER_IMAGE, now))  # fmt: skip
+            box = (10 + slot * 155, 100, 150, 150)
+            face_id = ids.face_id(image_id, box)
+            who = int(rng.integers(personas))
+            vector = centers[who] + rng.normal(0, 0.05, 128).astype(np.float32)
+            face_rows.append((face_id, image_id, *box, faces_repo.encode_embedding(vector), crop_key, now))
+            by_image.append((image_id, face_id, *box))
+            if confirmed_so_far[who] < CONFIRMED_PER_PERSONA:
+                confirmed_so_far[who] += 1
+                label_rows.append((face_id, persona_ids[who]))
+                continue
+            unknown = rng.random() < UNKNOWN_SHARE
+            score = float(rng.uniform(0.3, 1.0))
+            prediction_rows.append((face_id, None if unknown else persona_ids[who], score, image_id))
+        db.execute_many(
+            "INSERT INTO images (image_id, blob_key, source, source_name, size_bytes, width, height, format, status, "
+            "face_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", image_rows, concurrency=96)  # fmt: skip
+        db.execute_many(
+            "INSERT INTO faces (face_id, image_id, box_left, box_top, box_width, box_height, detector, det_score, "
+            "embedding, embedder, crop_key, created_at) VALUES (?, ?, ?, ?, ?, ?, 'bench', 0.99, ?, 'bench-128', ?, ?)",
+            face_rows, concurrency=96)  # fmt: skip
+        db.execute_many(
+            "INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height) "
+            "VALUES (?, ?, ?, ?, ?, ?)", by_image, concurrency=96)  # fmt: skip
+        db.execute_many(
+            "INSERT INTO labels_by_face (face_id, persona_id, verdict, labeled_by, labeled_at) "
+            "VALUES (?, ?, 'confirm', 'bench', ?)", [(f, p, now) for f, p in label_rows], concurrency=96)  # fmt: skip
+        db.execute_many(
+            "INSERT INTO labels_by_persona (persona_id, bucket, face_id, verdict, labeled_by, labeled_at) "
+            "VALUES (?, ?, ?, 'confirm', 'bench', ?)",
+            [(p, ids.bucket_of(f, labels.BUCKETS), f, now) for f, p in label_rows], concurrency=96)  # fmt: skip
+        predictions.put_many(db, [predictions.Prediction(f, p, s, 0.4, MODEL_VERSION, i, now)
+                                  for f, p, s, i in prediction_rows], replace_old=False)  # fmt: skip
+        _progress(f"{lo + count}/{faces} faces ({time.perf_counter() - started:.0f} s)")
+    db.execute("INSERT INTO active_model (name, version, updated_at) VALUES (?, ?, ?)", ("default", MODEL_VERSION, now))
+    return {"persona_ids": [str(p) for p in persona_ids], "image_ids": image_ids,
+            "seed_seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+
+
+# --- the server ----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(keyspace: str, password: str, port: int, workers: int = 2, threads: int = 8,
+                   log_path: Path | None = None) -> subprocess.Popen:  # fmt: skip
+    env = {**os.environ, "PP_CASSANDRA_KEYSPACE": keyspace, "PP_ADMIN_PASSWORD": password,
+           "PP_ADMIN_USERNAME": "admin", "PP_WEB_SECRET_KEY": secrets.token_hex(16)}  # fmt: skip
+    log = open(log_path or os.devnull, "ab")  # noqa: SIM115 (the child keeps it)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+         "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+         "--keep-alive", "30", "visualization_web.app:create_app()"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz?live=1")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("gunicorn did not answer in 60 s")
+
+
+def _cookie(response: http.client.HTTPResponse) -> str:
+    for header in response.headers.get_all("Set-Cookie") or []:
+        if header.startswith("pp_session="):
+            return header.split(";", 1)[0]
+    return ""
+
+
+def login(port: int, password: str) -> str:
+    """Log in through the form (CSRF token included); the session cookie as a Cookie header value."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/login")
+    response = conn.getresponse()
+    page = response.read().decode()
+    cookie = _cookie(response)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"username": "admin", "password": password, "csrf_token": token})
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    conn.request("POST", "/login", body=form, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    if response.status != 302:
+        raise RuntimeError(f"login failed with {response.status}")
+    return _cookie(response)
+
+
+# --- the load ------------------------------------------------------------------------------------
+
+
+def _client(port: int, cookie: str, paths: list[str], start: float, stop: float, seed: int, think: float,
+            latencies: list[float], errors: list[int]) -> None:  # fmt: skip
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": cookie, "Accept": "text/html"}
+    while time.perf_counter() < stop:
+        path = rng.choice(paths)
+        began = time.perf_counter()
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            ok = response.status == 200
+        except (OSError, http.client.HTTPException):
+            ok = False
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        if began >= start:
+            (latencies if ok else errors).append(time.perf_counter() - began if ok else 1)
+        if think:
+            time.sleep(think * rng.uniform(0.5, 1.5))
+    conn.close()
+
+
+def load(port: int, cookie: str, paths: list[str], clients: int, seconds: float, warmup: float = 2.0,
+         think: float = 0.0) -> dict:  # fmt: skip
+    """``clients`` closed-loop clients for ``seconds``, each pausing ``think`` s (±50 %) between requests
+    (0: none, a stress test); percentiles in milliseconds."""
+    now = time.perf_counter()
+    start, stop = now + warmup, now + warmup + seconds
+    per_client: list[tuple[list[float], list[int]]] = [([], []) for _ in range(clients)]
+    threads = [threading.Thread(target=_client, args=(port, cookie, paths, start, stop, i, think, *per_client[i]))
+               for i in range(clients)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies = np.array([x for lat, _ in per_client for x in lat]) * 1000
+    errors = sum(len(err) for _, err in per_client)
+    if not len(latencies):
+        return {"requests": 0, "errors": errors}
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+    return {"requests": len(latencies), "errors": int(errors), "rps": round(len(latencies) / seconds, 1),
+            "p50_ms": round(float(p50), 1), "p95_ms": round(float(p95), 1), "p99_ms": round(float(p99), 1),
+            "mean_ms": round(float(latencies.mean()), 1)}  # fmt: skip
+
+
+def existing_corpus(db: Database, limit: int = 20_000) -> dict:
+    """Persona and image ids of a corpus seeded before (``--reuse``)."""
+    from common.repositories import personas as personas_repo
+
+    rows = db.execute(f"SELECT image_id FROM images LIMIT {int(limit)}")
+    return {"persona_ids": [str(p.persona_id) for p in personas_repo.list_all(db)], "seed_seconds": 0,
+            "image_ids": [r.image_id for r in rows]}  # fmt: skip
+
+
+def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 20,
+        personas: int = PERSONAS, log_path: Path | None = None, think: float = 0.0,
+        reuse: bool = False) -> dict:  # fmt: skip
+    """Seed, serve, load; returns per-page p50/p95/p99 (ms) and requests/s, plus the set-up figures.
+    ``think``: each client's pause between requests (0 = closed-loop stress); ``reuse``: the keyspace
+    already holds a corpus seeded by this module."""
+    if reuse:
+        corpus = existing_corpus(db)
+    else:
+        _progress(f"seeding {faces} faces, {personas} personas into keyspace {db.keyspace}")
+        corpus = seed_corpus(db, faces, personas)
+    password, port = secrets.token_urlsafe(16), _free_port()
+    server = start_gunicorn(db.keyspace, password, port, log_path=log_path)
+    try:
+        cookie = login(port, password)
+        results: dict = {"faces": faces, "personas": personas, "clients": clients, "seconds": seconds, "think": think,
+                         "seed_seconds": corpus["seed_seconds"],
+                         "server": "gunicorn --workers 2 --threads 8"}  # fmt: skip
+        pages = {"persona_page": [f"/personas/{p}" for p in corpus["persona_ids"]],
+                 "image_page": [f"/images/{i}" for i in corpus["image_ids"]]}  # fmt: skip
+        for name, paths in pages.items():
+            _progress(f"{name}: {clients} clients for {seconds:g} s")
+            results[name] = load(port, cookie, paths, clients, seconds, think=think)
+            _progress(f"{name}: {results[name]}")
+        return results
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--faces", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--personas", type=int, default=PERSONAS)
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds each client pauses between requests")
+    parser.add_argument("--keep", action="store_true", help="keep the keyspace (printed) for profiling")
+    parser.add_argument("--reuse", metavar="KEYSPACE", help="load a corpus kept with --keep (no seeding)")
+    args = parser.parse_args(argv)
+    from common.db.migrate import migrate
+    from common.db.session import connect
+    from common.settings import get_settings
+    from common.storage import get_blob_store
+
+    keyspace = args.reuse or f"pp_bench_web_{uuid.uuid4().hex[:8]}"
+    os.environ.update({"PP_CASSANDRA_KEYSPACE": keyspace,
+                       "PP_STORAGE_LOCAL_ROOT": f"/tmp/{keyspace}-blobs",
+                       "PP_REDIS_URL": os.environ.get("PP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")})  # fmt: skip
+    get_settings.cache_clear()
+    get_blob_store.cache_clear()
+    settings = get_settings()
+    cluster, session = connect(settings)
+    migrate(session, keyspace, settings.cassandra_replication)
+    db = Database.connect(settings, keyspace)
+    try:
+        result = run(db, args.faces, args.clients, args.seconds, args.personas, Path(f"/tmp/{keyspace}-gunicorn.log"),
+                     think=args.think, reuse=bool(args.reuse))  # fmt: skip
+    finally:
+        db.close()
+        if not (args.keep or args.reuse):
+            session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+            import shutil
+
+            shutil.rmtree(f"/tmp/{keyspace}-blobs", ignore_errors=True)
+        cluster.shutdown()
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""`/metrics`: Prometheus text format, unauthenticated, numbers only (no names, paths or secrets).
+
+Request counts and latency histograms are kept in this process (each gunicorn worker reports its own;
+Prometheus sums them per instance). Corpus counts are cached: counting 100k rows is not free.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+import time
+from collections import defaultdict
+
+from flask import Flask, Response, current_app, g, request
+
+from common.db import get_database
+from visualization_web import queries
+
+log = logging.getLogger(__name__)
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+COUNTS_SECONDS = 60.0
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class RequestStats:
+    """Thread-safe per-endpoint request counters and latency histograms."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.buckets: dict[str, list[int]] = {}
+        self.sums: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self.requests[(endpoint, method, str(status))] += 1
+            counts = self.buckets.setdefault(endpoint, [0] * (len(BUCKETS) + 1))
+            counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+            self.sums[endpoint] += seconds
+            self.counts[endpoint] += 1
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            requests = sorted(self.requests.items())
+            histograms = sorted((e, list(c), self.sums[e], self.counts[e]) for e, c in self.buckets.items())
+        out = ["# HELP pp_http_requests_total HTTP requests by endpoint, method and status.",
+               "# TYPE pp_http_requests_total counter"]  # fmt: skip
+        out += [f'pp_http_requests_total{{endpoint="{e}",method="{m}",status="{s}"}} {n}' for (e, m, s), n in requests]
+        out += ["# HELP pp_http_request_duration_seconds Request latency by endpoint.",
+                "# TYPE pp_http_request_duration_seconds histogram"]  # fmt: skip
+        for endpoint, counts, total, count in histograms:
+            cumulative = 0
+            for bound, n in zip((*BUCKETS, float("inf")), counts, strict=True):
+                cumulative += n
+                le = "+Inf" if bound == float("inf") else repr(bound)
+                out.append(f'pp_http_request_duration_seconds_bucket{{endpoint="{endpoint}",le="{le}"}} {cumulative}')
+            out.append(f'pp_http_request_duration_seconds_sum{{endpoint="{endpoint}"}} {total:.6f}')
+            out.append(f'pp_http_request_duration_seconds_count{{endpoint="{endpoint}"}} {count}')
+        return out
+
+
+def stats() -> RequestStats:
+    """This app's counters (each app, so each gunicorn worker, has its own)."""
+    return current_app.extensions["pp_request_stats"]
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _record(response: Response) -> Response:
+    started = g.pop("metrics_started", None)
+    if started is not None:
+        endpoint = request.url_rule.endpoint if request.url_rule is not None else "unmatched"
+        stats().observe(endpoint, request.method, response.status_code, time.perf_counter() - started)
+    return response
+
+
+def corpus_counts() -> dict[str, int]:
+    """Images, faces and personas (cached for a minute per process)."""
+    db = get_database()
+
+    def compute() -> dict[str, int]:
+        return {
+            "images": int(db.one("SELECT COUNT(*) AS n FROM images").n),
+            "faces": int(db.one("SELECT COUNT(*) AS n FROM faces").n),
+            "personas": int(db.one("SELECT COUNT(*) AS n FROM personas").n),
+        }
+
+    return queries.cached(f"metrics-counts:{db.keyspace}", COUNTS_SECONDS, compute)
+
+
+def _gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    return lines + [f"{name}{labels} {value:g}" for labels, value in samples]
+
+
+def render() -> str:
+    out: list[str] = []
+    cassandra_up = 1
+    try:
+        counts = corpus_counts()
+        out += _gauge("pp_corpus_objects", "Stored images, faces and personas (cached 60 s).",
+                      [(f'{{kind="{k}"}}', v) for k, v in counts.items()])  # fmt: skip
+        version = queries.active_version(get_database())
+        out += _gauge("pp_active_model_version", "The active model version (absent: no model yet).",
+                      [("", version)] if version is not None else [])  # fmt: skip
+    except Exception as exc:  # the scrape still answers, saying what is down
+        log.warning("metrics: Cassandra unavailable: %s", exc)
+        cassandra_up = 0
+    depths = queries.queue_depths()
+    out += _gauge("pp_queue_depth", "Messages waiting in each Celery queue.",
+                  [(f'{{queue="{q}"}}', n) for q, n in depths.items() if n is not None])  # fmt: skip
+    redis_up = int(all(n is not None for n in depths.values()))
+    out += _gauge("pp_up", "1 when the web app reaches the dependency.",
+                  [('{component="cassandra"}', cassandra_up), ('{component="redis"}', redis_up)])  # fmt: skip
+    out += stats().lines()
+    return "\n".join(out) + "\n"
+
+
+def metrics() -> Response:
+    response = Response(render(), mimetype="text/plain")
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+def register(app: Flask) -> None:
+    """Time every request (registered before login checks, so refusals are counted too); serve /metrics."""
+    app.extensions["pp_request_stats"] = RequestStats()
+    app.before_request(_start_timer)
+    app.after_request(_record)
+    app.add_url_rule("/metrics", endpoint="metrics", view_func=metrics, methods=["GET"])
