@@ -28,6 +28,10 @@ os.environ.update(
         "PP_HEARTBEAT_FILE": str(_BLOB_DIR / "heartbeat"),
     }
 )
+# The web app's first admin, for every suite that logs in (Flask test client and browser alike).
+TEST_ADMIN_PASSWORD = "admin-password-123"
+os.environ["PP_ADMIN_PASSWORD"] = TEST_ADMIN_PASSWORD
+os.environ.setdefault("PP_WEB_SECRET_KEY", "test-secret-key")
 
 
 def pytest_collection_modifyitems(config, items):

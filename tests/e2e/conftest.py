@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-# The admin password the app reads (another suite in the same run may have set it already).
-E2E_ADMIN_PASSWORD = os.environ.setdefault("PP_ADMIN_PASSWORD", "e2e-admin-password")
-os.environ.setdefault("PP_WEB_SECRET_KEY", "e2e-secret-key")
+# The admin password the app reads, set for the whole run in tests/conftest.py.
+from tests.conftest import TEST_ADMIN_PASSWORD as E2E_ADMIN_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 # --headless is passed by Playwright itself (headless=True); listed for a reader who starts chromium by hand.

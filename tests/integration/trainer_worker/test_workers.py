@@ -96,11 +96,9 @@ def test_a_burst_of_requests_trains_once_and_a_worse_candidate_is_rejected(clean
         ids = add_faces(db, faces_of(center, 10, rng), f"b{i}")
         confirm(db, ids, persona.persona_id)
         people.append((persona.persona_id, ids))
-    start = time.monotonic()
-    for n in range(30):
+    for n in range(30):  # 30 requests, each well inside the previous one's quiet period
         request_retrain(f"burst {n}")
         time.sleep(2.0 / 30)
-    assert time.monotonic() - start < 2.5
     wait_for(lambda: registry.active_version(db), what="the burst's model")
     time.sleep(4.0)  # longer than the quiet period: a second training would have started by now
     versions = registry.list_versions(db)
@@ -110,6 +108,9 @@ def test_a_burst_of_requests_trains_once_and_a_worse_candidate_is_rejected(clean
     # poison: half of persona 0's faces confirmed as persona 1
     confirm(db, people[0][1][:5], people[1][0])
     request_retrain("poisoned labels")
-    rejected = wait_for(lambda: len(vs := registry.list_versions(db)) == 2 and vs[0], what="the poisoned candidate")
+    rejected = wait_for(
+        lambda: len(vs := registry.list_versions(db)) == 2 and vs[0].status != registry.CANDIDATE and vs[0],
+        what="the poisoned candidate's gate decision",
+    )
     assert rejected.status == registry.REJECTED and "<" in rejected.reason
     assert registry.active_version(db) == v1

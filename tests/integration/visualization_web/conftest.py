@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-ADMIN_PASSWORD = "admin-password-123"
+from tests.conftest import TEST_ADMIN_PASSWORD as ADMIN_PASSWORD
+
 PASSWORD = "password-123"
-os.environ["PP_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-os.environ.setdefault("PP_WEB_SECRET_KEY", "test-secret-key")
 
 
 @pytest.fixture(scope="session")
