@@ -23,15 +23,15 @@ from benchmarks.isolated import ROOT
 
 # name -> (module, full-size arguments, quick arguments)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
-    "extraction": ("benchmarks.extraction", ["--n", "300"], ["--n", "40"]),
-    "ingest_only": ("benchmarks.ingest_only", ["--n", "500"], ["--n", "60"]),
+    "extraction": ("benchmarks.extraction", ["--n", "200"], ["--n", "40"]),
+    "ingest_only": ("benchmarks.ingest_only", ["--n", "300"], ["--n", "60"]),
     "training": (
         "benchmarks.training",
         ["--faces", "20000", "--personas", "50", "--labeled", "2000"],
         ["--faces", "2000", "--personas", "10", "--labeled", "200", "--fit-sizes", "1000:10"],
     ),
-    "latency": ("benchmarks.latency", ["--faces", "5000", "--personas", "20"], ["--faces", "500"]),
-    "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "20"],
+    "latency": ("benchmarks.latency", ["--faces", "3000", "--personas", "20"], ["--faces", "500"]),
+    "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "10"],
             ["--faces", "5000", "--clients", "10", "--seconds", "5"]),
 }  # fmt: skip
 
