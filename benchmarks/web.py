@@ -7,9 +7,10 @@
 
 ``run`` writes a synthetic corpus into ``db``'s keyspace (give it a throw-away one; it refuses a keyspace
 that already holds faces), serves the app under gunicorn (``--workers 2 --threads 8``) on 127.0.0.1, logs in
-once and has ``clients`` threads, each with its own keep-alive connection and the session cookie, load one
-page kind at a time for ``seconds`` (after a short warm-up that is not counted). Run as a module it makes
-and drops its own keyspace, blob folder and Redis DB.
+once and has wrk (``benchmarks/web_load.lua``) keep ``clients`` connections busy with that session cookie,
+one page kind at a time, for ``seconds`` after a warm-up that is not counted. The pages come from the
+rendered-page cache once seen (``visualization_web/page_cache.py``); ``--no-page-cache`` measures the
+uncached path. Run as a module it makes and drops its own keyspace, blob folder and Redis DB.
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ import argparse
 import http.client
 import json
 import os
-import random
 import re
 import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
@@ -142,9 +141,11 @@ def _free_port() -> int:
 
 
 def start_gunicorn(keyspace: str, password: str, port: int, workers: int = 2, threads: int = 8,
-                   log_path: Path | None = None) -> subprocess.Popen:  # fmt: skip
+                   log_path: Path | None = None, page_cache: bool = True) -> subprocess.Popen:  # fmt: skip
     env = {**os.environ, "PP_CASSANDRA_KEYSPACE": keyspace, "PP_ADMIN_PASSWORD": password,
            "PP_ADMIN_USERNAME": "admin", "PP_WEB_SECRET_KEY": secrets.token_hex(16)}  # fmt: skip
+    if not page_cache:
+        env["PP_PAGE_CACHE_SECONDS"] = "0"
     log = open(log_path or os.devnull, "ab")  # noqa: SIM115 (the child keeps it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
@@ -196,52 +197,40 @@ def login(port: int, password: str) -> str:
 
 # --- the load ------------------------------------------------------------------------------------
 
-
-def _client(port: int, cookie: str, paths: list[str], start: float, stop: float, seed: int, think: float,
-            latencies: list[float], errors: list[int]) -> None:  # fmt: skip
-    rng = random.Random(seed)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Cookie": cookie, "Accept": "text/html"}
-    while time.perf_counter() < stop:
-        path = rng.choice(paths)
-        began = time.perf_counter()
-        try:
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            ok = response.status == 200
-        except (OSError, http.client.HTTPException):
-            ok = False
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        if began >= start:
-            (latencies if ok else errors).append(time.perf_counter() - began if ok else 1)
-        if think:
-            time.sleep(think * rng.uniform(0.5, 1.5))
-    conn.close()
+LUA = Path(__file__).with_name("web_load.lua")
 
 
 def load(port: int, cookie: str, paths: list[str], clients: int, seconds: float, warmup: float = 2.0,
          think: float = 0.0) -> dict:  # fmt: skip
-    """``clients`` closed-loop clients for ``seconds``, each pausing ``think`` s (±50 %) between requests
-    (0: none, a stress test); percentiles in milliseconds."""
-    now = time.perf_counter()
-    start, stop = now + warmup, now + warmup + seconds
-    per_client: list[tuple[list[float], list[int]]] = [([], []) for _ in range(clients)]
-    threads = [threading.Thread(target=_client, args=(port, cookie, paths, start, stop, i, think, *per_client[i]))
-               for i in range(clients)]  # fmt: skip
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    latencies = np.array([x for lat, _ in per_client for x in lat]) * 1000
-    errors = sum(len(err) for _, err in per_client)
-    if not len(latencies):
-        return {"requests": 0, "errors": errors}
-    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-    return {"requests": len(latencies), "errors": int(errors), "rps": round(len(latencies) / seconds, 1),
-            "p50_ms": round(float(p50), 1), "p95_ms": round(float(p95), 1), "p99_ms": round(float(p99), 1),
-            "mean_ms": round(float(latencies.mean()), 1)}  # fmt: skip
+    """``clients`` closed-loop connections from wrk (a C load generator: it takes little of the CPU the
+    server needs) for ``seconds``, after ``warmup`` seconds that are not counted; each connection pauses
+    ``think`` s (±50 %) between requests (0: none, a stress test). Percentiles in milliseconds."""
+    import shutil
+    import tempfile
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed (make install puts it there: apt-get install wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
+        listing.write("\n".join(paths) + "\n")
+        listing.flush()
+        env = {**os.environ, "PP_BENCH_COOKIE": cookie, "PP_BENCH_THINK_MS": str(int(think * 1000))}
+
+        def wrk_run(duration: float) -> dict:
+            out = subprocess.run(
+                [wrk, "-t", "2", "-c", str(clients), "-d", f"{max(1, round(duration))}s", "--timeout", "30s",
+                 "-s", str(LUA), f"http://127.0.0.1:{port}", "--", listing.name],
+                env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            return json.loads(out.stdout.strip().splitlines()[-1])
+
+        if warmup > 0:
+            wrk_run(warmup)
+        raw = wrk_run(seconds)
+    duration = raw["duration_us"] / 1e6
+    return {"requests": raw["requests"], "errors": raw["errors"], "rps": round(raw["requests"] / duration, 1),
+            "p50_ms": round(raw["p50_us"] / 1000, 1), "p95_ms": round(raw["p95_us"] / 1000, 1),
+            "p99_ms": round(raw["p99_us"] / 1000, 1), "mean_ms": round(raw["mean_us"] / 1000, 1)}  # fmt: skip
 
 
 def existing_corpus(db: Database, limit: int = 20_000) -> dict:
@@ -255,27 +244,28 @@ def existing_corpus(db: Database, limit: int = 20_000) -> dict:
 
 def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 20,
         personas: int = PERSONAS, log_path: Path | None = None, think: float = 0.0,
-        reuse: bool = False) -> dict:  # fmt: skip
+        reuse: bool = False, warmup: float = 5.0, page_cache: bool = True) -> dict:  # fmt: skip
     """Seed, serve, load; returns per-page p50/p95/p99 (ms) and requests/s, plus the set-up figures.
     ``think``: each client's pause between requests (0 = closed-loop stress); ``reuse``: the keyspace
-    already holds a corpus seeded by this module."""
+    already holds a corpus seeded by this module; ``page_cache=False``: the server renders every page."""
     if reuse:
         corpus = existing_corpus(db)
     else:
         _progress(f"seeding {faces} faces, {personas} personas into keyspace {db.keyspace}")
         corpus = seed_corpus(db, faces, personas)
     password, port = secrets.token_urlsafe(16), _free_port()
-    server = start_gunicorn(db.keyspace, password, port, log_path=log_path)
+    server = start_gunicorn(db.keyspace, password, port, log_path=log_path, page_cache=page_cache)
     try:
         cookie = login(port, password)
         results: dict = {"faces": faces, "personas": personas, "clients": clients, "seconds": seconds, "think": think,
                          "seed_seconds": corpus["seed_seconds"],
-                         "server": "gunicorn --workers 2 --threads 8"}  # fmt: skip
+                         "server": "gunicorn --workers 2 --threads 8", "load": "wrk, closed loop",
+                         "page_cache": page_cache, "warmup_seconds": warmup}  # fmt: skip
         pages = {"persona_page": [f"/personas/{p}" for p in corpus["persona_ids"]],
                  "image_page": [f"/images/{i}" for i in corpus["image_ids"]]}  # fmt: skip
         for name, paths in pages.items():
             _progress(f"{name}: {clients} clients for {seconds:g} s")
-            results[name] = load(port, cookie, paths, clients, seconds, think=think)
+            results[name] = load(port, cookie, paths, clients, seconds, warmup=warmup, think=think)
             _progress(f"{name}: {results[name]}")
         return results
     finally:
@@ -291,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--personas", type=int, default=PERSONAS)
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--think", type=float, default=0.0, help="seconds each client pauses between requests")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring, per page")
+    parser.add_argument("--no-page-cache", action="store_true", help="render every page (PP_PAGE_CACHE_SECONDS=0)")
     parser.add_argument("--keep", action="store_true", help="keep the keyspace (printed) for profiling")
     parser.add_argument("--reuse", metavar="KEYSPACE", help="load a corpus kept with --keep (no seeding)")
     args = parser.parse_args(argv)
@@ -311,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     db = Database.connect(settings, keyspace)
     try:
         result = run(db, args.faces, args.clients, args.seconds, args.personas, Path(f"/tmp/{keyspace}-gunicorn.log"),
-                     think=args.think, reuse=bool(args.reuse))  # fmt: skip
+                     think=args.think, reuse=bool(args.reuse), warmup=args.warmup,
+                     page_cache=not args.no_page_cache)  # fmt: skip
     finally:
         db.close()
         if not (args.keep or args.reuse):

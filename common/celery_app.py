@@ -14,8 +14,12 @@ from pathlib import Path
 from celery import Celery, signals
 from kombu import Queue
 
-from common import task_names
+from common import poison_messages, task_names
 from common.settings import Settings, get_settings
+from common.task_retry import retry_options
+
+# Every worker (input and trainer) drops and records queue items that are not tasks instead of crashing.
+poison_messages.install()
 
 
 def celery_config(settings: Settings) -> dict:
@@ -72,6 +76,12 @@ def make_celery(settings: Settings | None = None) -> Celery:
     @app.task(name=task_names.PING)
     def ping() -> str:
         return "pong"
+
+    @app.task(name=task_names.RECORD_BAD_MESSAGE, **retry_options())
+    def record_bad_message(**fields) -> None:
+        from common.db import get_database
+
+        poison_messages.record(get_database(), **fields)
 
     return app
 

@@ -9,7 +9,10 @@ from common.db import Database
 from common.repositories import jobs
 from common.repositories.ids import job_id_for
 from common.settings import get_settings
-from common.storage import content_key, get_blob_store, sha256_hex
+from common.storage import get_blob_store, sha256_hex
+from common.storage.base import validate_key
+
+UPLOADS = "uploads"
 
 
 def _send(job_id: str) -> None:
@@ -31,6 +34,19 @@ def start_ingest(db: Database, source: str, actor: str, options: dict | None = N
     return job_id
 
 
+def staged_upload_key(job_id: str, index: int, digest: str) -> str:
+    """Where upload ``index`` of a job waits for the input worker: one blob per job and file, so jobs never
+    share (or delete) each other's staged copies. The input worker deletes it once the file's outcome is
+    recorded (``input_worker.sources.release_staged_uploads``); the image itself is kept under ``images/``.
+    """
+    return validate_key(f"{UPLOADS}/{job_id}-{index:04d}-{digest}")
+
+
+def staged_by(job_id: str, locator: str) -> bool:
+    """True when ``locator`` is a staged upload of this job (not an older shared one)."""
+    return locator.startswith(f"{UPLOADS}/{job_id}-")
+
+
 def start_upload_ingest(db: Database, files: list[tuple[str, bytes]], actor: str) -> str:
     """Stage uploaded (name, bytes) in the blob store and ingest them; names are metadata only.
 
@@ -41,20 +57,26 @@ def start_upload_ingest(db: Database, files: list[tuple[str, bytes]], actor: str
 
     settings = get_settings()
     store = get_blob_store()
-    entries = []
-    for index, (name, data) in enumerate(files, start=1):
-        shown = display_name(name or "")
-        entry = {"key": f"{index:04d} {shown}", "name": shown, "locator": "", "size": len(data), "reason": None}
-        try:
-            check_size(len(data), settings)
-        except InvalidImage as exc:
-            entry["reason"] = exc.reason
-        else:
-            entry["locator"] = content_key("uploads", sha256_hex(data))
-            store.put_if_absent(entry["locator"], data)
-        entries.append(entry)
     source = f"{UPLOAD_SOURCE}{len(files)} file{'s' if len(files) != 1 else ''} from {actor}"
     job_id = job_id_for(source, uuid.uuid4().hex)
-    jobs.create(db, job_id, source, actor, {"uploads": entries})
+    entries = []
+    try:
+        for index, (name, data) in enumerate(files, start=1):
+            shown = display_name(name or "")
+            entry = {"key": f"{index:04d} {shown}", "name": shown, "locator": "", "size": len(data), "reason": None}
+            try:
+                check_size(len(data), settings)
+            except InvalidImage as exc:
+                entry["reason"] = exc.reason
+            else:
+                entry["locator"] = staged_upload_key(job_id, index, sha256_hex(data))
+                store.put(entry["locator"], data)
+            entries.append(entry)
+        jobs.create(db, job_id, source, actor, {"uploads": entries})
+    except BaseException:  # no job row: nothing would ever read (or delete) the staged copies
+        for entry in entries:
+            if entry["locator"]:
+                store.delete(entry["locator"])
+        raise
     _send(job_id)
     return job_id

@@ -17,30 +17,18 @@ a crashed trainer blocks retraining for at most that long
 
 from __future__ import annotations
 
-import os
 import time
 
 import redis
 
 from common import task_names
+from common.redis_client import redis_connection
 from common.settings import get_settings
 
 SEQ_KEY = "retrain:request_seq"
 REQUESTED_AT_KEY = "retrain:requested_at"
 FORCE_KEY = "retrain:force"
 LOCK_KEY = "retrain:lock"
-
-_client: redis.Redis | None = None
-_client_pid: int | None = None
-
-
-def redis_connection() -> redis.Redis:
-    """The process's Redis client for trigger bookkeeping (the broker's Redis, PP_REDIS_URL)."""
-    global _client, _client_pid
-    if _client is None or _client_pid != os.getpid():
-        _client = redis.Redis.from_url(get_settings().redis_url)
-        _client_pid = os.getpid()
-    return _client
 
 
 def request_retrain(reason: str, *, force: bool = False) -> None:

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = Field(None, description="Its password (required to log in)")
     max_upload_bytes: int = Field(200 * 1024 * 1024, description="Largest request body the web app reads")
     allowed_ingest_roots: str = Field("", description="Comma-separated folders the web UI may ingest from")
+    page_cache_seconds: int = Field(
+        300, ge=0, description="Rendered persona/image pages kept this long at most; 0 turns the cache off"
+    )
+    user_cache_seconds: float = Field(5.0, ge=0, description="A role change or removed user applies within this")
 
     @field_validator("cassandra_consistency")
     @classmethod

@@ -13,6 +13,7 @@ CHECK_EVENTS = "trainer_worker.check_events"
 RECLASSIFY_BATCH = "trainer_worker.reclassify_batch"
 RECLASSIFY_ALL = "trainer_worker.reclassify_all"
 PING = "common.ping"
+RECORD_BAD_MESSAGE = "common.record_bad_message"  # sent to the queue the bad message came from
 
 QUEUES = ("ingest", "extract", "retrain", "reclassify")
 

@@ -31,13 +31,15 @@ def crop_key(face_id: str) -> str:
 
 
 def extract_image(db: Database, image_id: str, settings: Settings, job_id: str | None = None,
-                  item_key: str | None = None, detector: str | None = None, send: Send = send_task) -> int:  # fmt: skip
+                  item_key: str | None = None, detector: str | None = None, send: Send = send_task,
+                  labeled_folder: bool | None = None) -> int:  # fmt: skip
     """Faces of one image, stored; returns how many. Marks the job item extracted when given.
 
     In a labeled-folder job (``folder_labels``) the single face is confirmed as the item's folder persona
-    after the faces are stored and before they are sent for prediction.
+    after the faces are stored and before they are sent for prediction. ``labeled_folder=False`` (ingest
+    knows) skips reading the job; None (an older message) reads it to find out.
     """
-    job = jobs.get(db, job_id) if job_id and item_key else None
+    job = jobs.get(db, job_id) if job_id and item_key and labeled_folder is not False else None
     labeled: list[bool] = []
 
     def label(face_ids: list[str]) -> None:

@@ -19,7 +19,7 @@ from common.settings import Settings
 from common.storage import content_key, get_blob_store, sha256_hex
 from input_worker import folder_labels
 from input_worker.errors import TRANSIENT
-from input_worker.sources import SourceItem, discover, read_item
+from input_worker.sources import SourceItem, discover, read_item, release_staged_uploads
 from input_worker.validation import InvalidImage, load_image
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,13 @@ def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Set
         return
     detector = job.options.get("detector")
     labeling = folder_labels.enabled(job)
+    items = list(items)
     for raw in items:
         item = SourceItem(**raw)
         done = jobs.get_item(db, job_id, item.key)
         if done is not None and done.outcome:
             if _needs_extract(done.outcome, item.key, labeling) and not done.extracted:  # redelivered before
-                _send_extract(send, done.image_id, job_id, item.key, detector)  # extraction was sent
+                _send_extract(send, done.image_id, job_id, item.key, detector, labeling)  # extraction was sent
             continue
         try:
             ingest_item(db, job.job_id, job.source, item, settings, send, detector, labeling)
@@ -86,6 +87,7 @@ def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Set
             log.exception("job %s item %r failed", job_id, item.key)
             jobs.record_outcome(db, job_id, item.key, item.name, jobs.REJECTED,
                                 reason=f"internal error: {type(exc).__name__}: {exc}"[:2000])  # fmt: skip
+    release_staged_uploads(job_id, items)  # every outcome is recorded: staged uploads are no longer needed
 
 
 def ingest_item(db: Database, job_id: str, source: str, item: SourceItem, settings: Settings, send: Send,
@@ -113,14 +115,14 @@ def ingest_item(db: Database, job_id: str, source: str, item: SourceItem, settin
     ours = inserted or (stored.job_id == job_id and stored.item_key == item.key)
     if ours:
         jobs.record_outcome(db, job_id, item.key, item.name, jobs.STORED, image_id=image_id)
-        _send_extract(send, image_id, job_id, item.key, detector)
+        _send_extract(send, image_id, job_id, item.key, detector, labeling)
         outcome = jobs.STORED
     else:
         reason = f"same bytes as {stored.source_name or image_id}"
         jobs.record_outcome(db, job_id, item.key, item.name, jobs.DUPLICATE, image_id=image_id, reason=reason)
         outcome = jobs.DUPLICATE
         if _needs_extract(outcome, item.key, labeling):
-            _send_extract(send, image_id, job_id, item.key, detector)
+            _send_extract(send, image_id, job_id, item.key, detector, labeling)
     return outcome
 
 
@@ -130,8 +132,10 @@ def _needs_extract(outcome: str, item_key: str, labeling: bool) -> bool:
     return outcome == jobs.DUPLICATE and labeling and folder_labels.persona_folder(item_key) is not None
 
 
-def _send_extract(send: Send, image_id: str | None, job_id: str, item_key: str, detector: str | None) -> None:
-    kwargs = {"image_id": image_id, "job_id": job_id, "item_key": item_key}
+def _send_extract(send: Send, image_id: str | None, job_id: str, item_key: str, detector: str | None,
+                  labeling: bool) -> None:  # fmt: skip
+    # ``labeled_folder`` spares the extract step a read of the job (it needs the job only to label faces).
+    kwargs = {"image_id": image_id, "job_id": job_id, "item_key": item_key, "labeled_folder": labeling}
     if detector:
         kwargs["detector"] = detector
     send(task_names.EXTRACT_IMAGE, kwargs)

@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import stat
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from common.db import Database, get_database
+from common.ingest_requests import staged_by
+from common.repositories import images, jobs
 from common.settings import Settings
-from common.storage import BlobNotFound, get_blob_store
+from common.storage import BlobNotFound, get_blob_store, sha256_hex
 from input_worker import azure_share
 from input_worker.validation import InvalidImage, display_name
 
 FOLDER, AZURE, URL, UPLOAD = "folder", "azure-files", "url", "upload"
 UPLOAD_SOURCE = "upload:"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,54 @@ def read_item(source: str, item: SourceItem, settings: Settings, **share_kwargs)
         return azure_share.read_file(share, item.locator, limit)
     if kind == URL:
         return _read_url(item.locator, limit)
+    return _read_upload(item)
+
+
+def _read_upload(item: SourceItem) -> bytes:
+    """The staged upload. Once it is released (a redelivered item): the image stored from the same bytes,
+    or the rejection already recorded for the item, so the outcome is the same as the first time."""
     try:
         return get_blob_store().get(item.locator)
     except BlobNotFound:
-        raise InvalidImage("uploaded file is missing from the blob store") from None
+        pass
+    db = get_database()
+    name = item.locator.rsplit("/", 1)[-1]  # <job_id>-<nnnn>-<sha256> (older: <sha256>)
+    stored = _stored_image_bytes(db, name.rsplit("-", 1)[-1])
+    if stored is not None:
+        return stored
+    job_id = name.split("-", 1)[0]
+    done = jobs.get_item(db, job_id, item.key) if staged_by(job_id, item.locator) else None
+    if done is not None and done.outcome == jobs.REJECTED and done.reason:
+        raise InvalidImage(done.reason)
+    raise InvalidImage("uploaded file is missing from the blob store")
+
+
+def _stored_image_bytes(db: Database, digest: str) -> bytes | None:
+    image = images.get(db, digest) if _SHA256.fullmatch(digest) else None
+    if image is None:
+        return None
+    try:
+        data = get_blob_store().get(image.blob_key)
+    except BlobNotFound:
+        return None
+    return data if sha256_hex(data) == digest else None
+
+
+def release_staged_uploads(job_id: str, items: Iterable[dict]) -> int:
+    """Delete the staged copies of an upload job's items whose outcome is recorded; returns how many.
+
+    Call it when a batch has recorded every item's outcome: a redelivered batch then skips those items,
+    so nothing reads the staged copy again (and ``read_item`` falls back to the stored image if it does).
+    Only blobs this job staged (``uploads/<job_id>-…``) are deleted; other sources have none.
+    """
+    store = get_blob_store()
+    released = 0
+    for raw in items:
+        locator = raw.get("locator") or ""
+        if staged_by(job_id, locator):
+            store.delete(locator)
+            released += 1
+    return released
 
 
 def _read_file(path: Path, limit: int) -> bytes:

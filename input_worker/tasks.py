@@ -31,8 +31,9 @@ def ingest_batch(job_id: str, items: list[dict]) -> None:
 
 @celery_app.task(name=task_names.EXTRACT_IMAGE, **RETRY)
 def extract_image(image_id: str, job_id: str | None = None, item_key: str | None = None,
-                  detector: str | None = None) -> int:  # fmt: skip
-    return extract.extract_image(get_database(), str(image_id), get_settings(), job_id, item_key, detector)
+                  detector: str | None = None, labeled_folder: bool | None = None) -> int:  # fmt: skip
+    return extract.extract_image(get_database(), str(image_id), get_settings(), job_id, item_key, detector,
+                                 labeled_folder=None if labeled_folder is None else bool(labeled_folder))  # fmt: skip
 
 
 @celery_app.task(name=task_names.REEXTRACT_IMAGE, **RETRY)

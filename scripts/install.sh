@@ -15,6 +15,7 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v mvn >/dev/null || need_apt+=(maven)
 ls /usr/lib/jvm/*17*/bin/java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v wrk >/dev/null || need_apt+=(wrk)  # the web benchmark's load generator
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   echo "==> apt-get install ${need_apt[*]}"

@@ -103,6 +103,9 @@ def clean_tables(db):
     for table in tables:
         if table != "schema_migrations":
             db.session.execute(f"TRUNCATE {table}", timeout=60)
+    from common import read_model
+
+    read_model.changed(db)  # pages cached before the truncation are stale now
     return db
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from flask import Flask, g
+from flask import Flask
 
 from common.settings import get_settings
 
@@ -42,18 +42,17 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from visualization_web import api, auth, blobs, csrf, errors, health, metrics, pages
+    from visualization_web import api, auth, blobs, errors, health, metrics, page_cache, pages
 
     errors.register(app)
     metrics.register(app)  # first: its timer also sees requests that the login check refuses
     app.before_request(auth.load_user)
     app.after_request(_security_headers)
-    app.after_request(_forget_cached_personas)
     from visualization_web import cards_html
 
     app.jinja_env.globals.update(
-        csrf_token=csrf.token,
-        current_user=lambda: g.get("user"),
+        csrf_token=page_cache.csrf_token,
+        current_user=page_cache.current_user,
         face_cards=cards_html.face_cards,
         persona_options=cards_html.persona_options,
     )
@@ -66,17 +65,6 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("TESTING"):
         auth.bootstrap_admin()
     return app
-
-
-def _forget_cached_personas(response):
-    """A mutation that succeeded may have created, renamed, merged or deleted a persona."""
-    from flask import request
-
-    from visualization_web import csrf, queries
-
-    if request.method not in csrf.SAFE_METHODS and response.status_code < 400:
-        queries.forget_personas()
-    return response
 
 
 def _security_headers(response):

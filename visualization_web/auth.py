@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -54,9 +55,26 @@ def _session_user() -> users.User | None:
         return None
     if session.get("dev"):
         return users.User(username, "admin")
-    user = users.get(get_database(), username)
+    user = _known_user(username)
     if user is None:
         session.clear()
+    return user
+
+
+_users: dict[str, tuple[float, users.User | None]] = {}
+
+
+def _known_user(username: str) -> users.User | None:
+    """The session's user and role, read at most every ``user_cache_seconds`` per process (a page view
+    need not cost a database read for who is asking; a removed user or a new role applies within that)."""
+    now, key = time.monotonic(), f"{get_settings().cassandra_keyspace}/{username}"
+    hit = _users.get(key)
+    if hit is not None and now - hit[0] < get_settings().user_cache_seconds:
+        return hit[1]
+    user = users.get(get_database(), username)
+    if len(_users) > 10_000:
+        _users.clear()
+    _users[key] = (now, user)
     return user
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
+
+from common import read_model, redis_client
 from common.db import Database
 from common.repositories import events, faces, images, jobs, labels, personas, predictions
 from common.repositories.ids import UNKNOWN_PERSONA
@@ -252,19 +255,27 @@ def persona_summaries(db: Database) -> list[dict]:
     return out
 
 
-PERSONAS_SECONDS = 5.0
+PERSONAS_SECONDS = 60.0
+_personas: dict[str, tuple[int, float, list[personas.Persona]]] = {}
 
 
 def all_personas(db: Database) -> list[personas.Persona]:
-    """Every persona, sorted by name; cached for a few seconds per process (pages list them all the time).
-    A successful mutation through this process clears the cache (``forget_personas``)."""
-    return cached(f"personas:{db.keyspace}", PERSONAS_SECONDS, lambda: personas.list_all(db))
-
-
-def forget_personas() -> None:
-    with _cache_lock:
-        for key in [k for k in _cache if k.startswith("personas:")]:
-            del _cache[key]
+    """Every persona, sorted by name. Kept per process while the read-model generation stands (every write
+    to personas moves it: ``common.read_model``), at most a minute; read afresh when Redis is unreachable."""
+    if redis_client.unavailable():
+        return personas.list_all(db)
+    try:
+        current = read_model.generation(redis_client.redis_connection(), db.keyspace)
+    except redis.RedisError:
+        redis_client.note_failure()
+        return personas.list_all(db)
+    now = time.monotonic()
+    hit = _personas.get(db.keyspace)
+    if hit is not None and hit[0] == current and now - hit[1] < PERSONAS_SECONDS:
+        return hit[2]
+    people = personas.list_all(db)
+    _personas[db.keyspace] = (current, now, people)
+    return people
 
 
 def persona_names(db: Database) -> dict[uuid.UUID, str]:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from cassandra.util import uuid_from_time
 
+from common import read_model
 from common.classifier.artifacts import load_artifact
 from common.classifier.model import OpenSetClassifier
 from common.db import Database
@@ -168,6 +169,7 @@ def promote(db: Database, version: int, actor: str, reason: str = "", action: st
     db.execute("UPDATE model_versions SET status = ?, promoted_at = ? WHERE bucket = ? AND version = ?",
                (ACTIVE, now, BUCKET, version))  # fmt: skip
     db.execute("INSERT INTO active_model (name, version, updated_at) VALUES (?, ?, ?)", (ACTIVE_NAME, version, now))
+    read_model.changed(db)
     record_history(db, version, previous, action, actor, reason)
     log.info("model v%s active (was v%s): %s by %s", version, previous, action, actor)
     if reclassify:

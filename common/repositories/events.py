@@ -35,8 +35,10 @@ class Event:
         return datetime_from_uuid1(self.event_id).replace(tzinfo=UTC)
 
 
-def record(db: Database, kind: str, actor: str, subject: str = "", payload: dict | None = None) -> Event:
-    event_id = uuid_from_time(datetime.now(UTC))
+def record(db: Database, kind: str, actor: str, subject: str = "", payload: dict | None = None,
+           event_id: uuid.UUID | None = None) -> Event:  # fmt: skip
+    """Append an event; a caller that may run twice passes a deterministic time-based ``event_id``."""
+    event_id = event_id or uuid_from_time(datetime.now(UTC))
     day = datetime_from_uuid1(event_id).date()
     body = json.dumps(payload or {}, sort_keys=True, default=str)
     db.execute(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from common import read_model
 from common.db import Database
 
 EMBEDDING_DTYPE = np.dtype("<f4")
@@ -59,6 +60,7 @@ def upsert(db: Database, face: Face) -> None:
         "VALUES (?, ?, ?, ?, ?, ?)",
         (face.image_id, face.face_id, left, top, width, height),
     )
+    read_model.changed(db)
 
 
 def get(db: Database, face_id: str) -> Face | None:
@@ -92,11 +94,13 @@ def scan(db: Database, page_size: int = 1000) -> Iterator[Face]:
 def set_vanished(db: Database, face_id: str, at: datetime | None) -> None:
     """Flag (or, with None, unflag) a face that re-extraction no longer finds."""
     db.execute("UPDATE faces SET vanished_at = ? WHERE face_id = ?", (at, face_id))
+    read_model.changed(db)
 
 
 def delete(db: Database, image_id: str, face_id: str) -> None:
     db.execute("DELETE FROM faces WHERE face_id = ?", (face_id,))
     db.execute("DELETE FROM faces_by_image WHERE image_id = ? AND face_id = ?", (image_id, face_id))
+    read_model.changed(db)
 
 
 def delete_for_image(db: Database, image_id: str) -> list[str]:
@@ -104,4 +108,5 @@ def delete_for_image(db: Database, image_id: str) -> list[str]:
     for face_id in ids:
         db.execute("DELETE FROM faces WHERE face_id = ?", (face_id,))
     db.execute("DELETE FROM faces_by_image WHERE image_id = ?", (image_id,))
+    read_model.changed(db)
     return ids

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from common import read_model
 from common.db import Database
 
 STORED = "stored"
@@ -55,7 +56,7 @@ def insert_if_absent(db: Database, image: Image) -> tuple[bool, Image]:
             "INSERT INTO images_by_day (day, created_at, image_id, source_name) VALUES (?, ?, ?, ?)",
             (created.date(), created, image.image_id, image.source_name),
         )
-        return True, get(db, image.image_id)
+        return True, replace(image, status=STORED, created_at=created)  # as written: no re-read
     return False, _image(row)
 
 
@@ -69,6 +70,7 @@ def mark_processed(db: Database, image_id: str, face_count: int) -> None:
         "UPDATE images SET status = ?, face_count = ?, error = null, processed_at = ? WHERE image_id = ?",
         (PROCESSED, face_count, datetime.now(UTC), image_id),
     )
+    read_model.changed(db)
 
 
 def mark_failed(db: Database, image_id: str, error: str) -> None:
@@ -76,6 +78,7 @@ def mark_failed(db: Database, image_id: str, error: str) -> None:
         "UPDATE images SET status = ?, error = ?, processed_at = ? WHERE image_id = ?",
         (FAILED, error[:2000], datetime.now(UTC), image_id),
     )
+    read_model.changed(db)
 
 
 def list_recent(
@@ -109,3 +112,4 @@ def delete(db: Database, image: Image) -> None:
             "DELETE FROM images_by_day WHERE day = ? AND created_at = ? AND image_id = ?",
             (image.created_at.date(), image.created_at, image.image_id),
         )
+    read_model.changed(db)

@@ -140,16 +140,20 @@ def items(db: Database, job_id: str) -> list[Item]:
 
 
 def progress(db: Database, job_id: str) -> Progress | None:
+    """The job and its counters, from one read of the three columns they need across all buckets (progress
+    bars poll this every half second while workers write: it must stay cheap for Cassandra)."""
     job = get(db, job_id)
     if job is None:
         return None
     counts: Counter = Counter()
-    for item in items(db, job_id):
-        if item.outcome:
-            counts[item.outcome] += 1
-        if item.outcome == STORED and item.extracted:
+    rows = db.execute("SELECT outcome, extracted, faces FROM ingest_job_items WHERE job_id = ? AND bucket IN ?",
+                      (job_id, list(range(BUCKETS))), fetch_size=5000)  # fmt: skip
+    for outcome, extracted, faces in rows:
+        if outcome:
+            counts[outcome] += 1
+        if outcome == STORED and extracted:
             counts["extracted"] += 1
-            counts["faces"] += item.faces or 0
+            counts["faces"] += faces or 0
     return Progress(job, counts)
 
 

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from common import read_model
 from common.db import Database
 from common.repositories.ids import bucket_of
 
@@ -64,6 +65,7 @@ def write(db: Database, label: Label) -> None:
         "VALUES (?, ?, ?, ?, ?, ?)",
         (label.persona_id, bucket_of(label.face_id, BUCKETS), label.face_id, *params),
     )
+    read_model.changed(db)
 
 
 def remove(db: Database, face_id: str, persona_id: uuid.UUID) -> None:
@@ -72,6 +74,7 @@ def remove(db: Database, face_id: str, persona_id: uuid.UUID) -> None:
         "DELETE FROM labels_by_persona WHERE persona_id = ? AND bucket = ? AND face_id = ?",
         (persona_id, bucket_of(face_id, BUCKETS), face_id),
     )
+    read_model.changed(db)
 
 
 def restore(db: Database, face_id: str, previous: list[Label]) -> None:

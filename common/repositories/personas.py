@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from common import read_model
 from common.db import Database
 
 BUCKET = 0
@@ -74,6 +75,7 @@ def create(db: Database, name: str, actor: str, persona_id: uuid.UUID | None = N
         "INSERT INTO personas (bucket, persona_id, name, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
         (BUCKET, persona_id, name, now, actor),
     )
+    read_model.changed(db)
     return Persona(persona_id, name, now, actor)
 
 
@@ -108,6 +110,7 @@ def rename(db: Database, persona_id: uuid.UUID, new_name: str) -> tuple[Persona,
         _claim_name(db, new_name, persona_id)
         _release_name(db, current.name, persona_id)
     db.execute("UPDATE personas SET name = ? WHERE bucket = ? AND persona_id = ?", (new_name, BUCKET, persona_id))
+    read_model.changed(db)
     return Persona(persona_id, new_name, current.created_at, current.created_by), current.name
 
 
@@ -115,4 +118,5 @@ def delete(db: Database, persona_id: uuid.UUID) -> Persona:
     current = get(db, persona_id)
     db.execute("DELETE FROM personas WHERE bucket = ? AND persona_id = ?", (BUCKET, persona_id))
     _release_name(db, current.name, persona_id)
+    read_model.changed(db)
     return current

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from common import read_model
 from common.db import Database
 from common.repositories.ids import UNKNOWN_PERSONA, bucket_of
 
@@ -51,6 +52,7 @@ def put(db: Database, prediction: Prediction) -> None:
         (_key(prediction.persona_id), prediction.model_version, bucket_of(prediction.face_id, BUCKETS),
          prediction.score, prediction.face_id, prediction.image_id, prediction.distance),
     )  # fmt: skip
+    read_model.changed(db)
 
 
 def _delete_queue_row(db: Database, old: Prediction) -> None:
@@ -67,6 +69,7 @@ def delete_for_face(db: Database, face_id: str) -> None:
     if old is not None:
         _delete_queue_row(db, old)
     db.execute("DELETE FROM predictions_by_face WHERE face_id = ?", (face_id,))
+    read_model.changed(db)
 
 
 def queue(db: Database, persona_id: uuid.UUID | None, model_version: int, limit: int = 50,
@@ -92,6 +95,7 @@ def drop_version_queue(db: Database, persona_id: uuid.UUID | None, model_version
             "DELETE FROM predictions_by_persona WHERE persona_id = ? AND model_version = ? AND bucket = ?",
             (_key(persona_id), model_version, bucket),
         )
+    read_model.changed(db)
 
 
 def _old_rows(db: Database, face_ids: list[str]) -> dict[str, Prediction]:
@@ -144,6 +148,7 @@ def put_many(db: Database, new: list[Prediction], replace_old: bool = True) -> N
         "AND score = ? AND face_id = ?",
         stale,
     )
+    read_model.changed(db)
 
 
 QUEUE_BATCH_ROWS = 30  # rows per single-partition UNLOGGED batch (stays under Cassandra's 5 KB batch warning)
@@ -192,3 +197,4 @@ def drop_version_queues(db: Database, persona_ids: list[uuid.UUID | None], versi
         "DELETE FROM predictions_by_persona WHERE persona_id = ? AND model_version = ? AND bucket = ?",
         [(_key(p), v, b) for p in persona_ids for v in versions for b in range(BUCKETS)],
     )
+    read_model.changed(db)

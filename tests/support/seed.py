@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 from PIL import Image as PILImage
 
+from common import read_model
 from common.db import Database
 from common.repositories import faces, ids, images, predictions  # re-exported for tests
 from common.storage import content_key, get_blob_store, sha256_hex
@@ -96,6 +97,7 @@ def set_active_model(db: Database, version: int) -> None:
     """Mark ``version`` as the active model (for review-queue tests without a trainer run)."""
     now = datetime.now(UTC)
     db.execute("INSERT INTO active_model (name, version, updated_at) VALUES (?, ?, ?)", ("default", version, now))
+    read_model.changed(db)  # as the registry does
 
 
 def predict(db: Database, face_id: str, image_id: str, persona_id: uuid.UUID | None, score: float,

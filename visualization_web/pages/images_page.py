@@ -8,7 +8,7 @@ from flask import render_template, request
 
 from common.db import get_database
 from common.repositories import images
-from visualization_web import queries
+from visualization_web import page_cache, queries
 from visualization_web.pages import bp
 from visualization_web.pages.common import int_arg
 
@@ -28,7 +28,12 @@ def images_list():
 
 @bp.get("/images/<image_id>")
 def image_detail(image_id: str):
-    detail = queries.image_detail(get_database(), image_id[:128])
+    image_id = image_id[:128]
+    return page_cache.serve(f"image:{image_id}", lambda: _image_page(image_id))
+
+
+def _image_page(image_id: str):
+    detail = queries.image_detail(get_database(), image_id)
     if detail is None:
         return render_template("error.html", status=404, message="No such image."), 404
     return render_template("image.html", image=detail)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import render_template, request
 
 from common import labeling
 from common.db import get_database
 from common.repositories import personas
-from visualization_web import queries
+from visualization_web import page_cache, queries
 from visualization_web.auth import actor, require
 from visualization_web.pages import bp
 from visualization_web.pages.common import done, int_arg, parse_uuid
@@ -30,13 +32,18 @@ def persona_create():
 
 @bp.get("/personas/<persona_id>")
 def persona_detail(persona_id: str):
-    db = get_database()
-    try:
-        persona = personas.get(db, parse_uuid(persona_id))
-    except personas.PersonaNotFound:
-        return render_template("error.html", status=404, message="No such persona."), 404
+    key = parse_uuid(persona_id)
     order = "confident" if request.args.get("order") == "confident" else "uncertain"
     page = int_arg("page", 0, 0, 10_000)
+    return page_cache.serve(f"persona:{key}:{order}:{page}", lambda: _persona_page(key, order, page))
+
+
+def _persona_page(persona_id: uuid.UUID, order: str, page: int):
+    db = get_database()
+    try:
+        persona = personas.get(db, persona_id)
+    except personas.PersonaNotFound:
+        return render_template("error.html", status=404, message="No such persona."), 404
     data = queries.persona_faces(db, persona.persona_id, page, PER_PAGE, most_confident_first=order == "confident")
     everyone = queries.all_personas(db)
     others = len(everyone) > 1 or (everyone and everyone[0].persona_id != persona.persona_id)
