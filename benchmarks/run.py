@@ -31,7 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--faces", "2000", "--personas", "10", "--labeled", "200", "--fit-sizes", "1000:10"],
     ),
     "latency": ("benchmarks.latency", ["--faces", "3000", "--personas", "20"], ["--faces", "500"]),
-    "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "10"],
+    "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "10", "--warmup", "20"],
             ["--faces", "5000", "--clients", "10", "--seconds", "5"]),
 }  # fmt: skip
 
@@ -148,9 +148,15 @@ def describe(name: str, d: dict) -> str:
     if name == "web":
         rows = [("corpus", f"{d.get('faces')} faces"), ("concurrent clients", d.get("clients"))]
         rows.append(("server", d.get("server", "")))
-        pages = {k: v for k, v in d.items() if k.endswith("_page")}
-        for page, stats in pages.items():
-            rows.append((f"**{page.replace('_', ' ')}** p50 / p95 / p99, closed loop (goal p95 <= 150 ms)",
+        rows.append(("load", f"{d.get('load', '')}, warm-up {d.get('warmup_seconds')} s per page (not counted), "
+                             f"page cache {'on' if d.get('page_cache', True) else 'off'}"))  # fmt: skip
+        think = d.get("paced_think_seconds")
+        for page, stats in d.items():
+            if not page.endswith(("_page", "_page_paced")):
+                continue
+            how = f"{think} s think time" if page.endswith("_paced") else "closed loop, no think time"
+            name = page.removesuffix("_paced").replace("_", " ")
+            rows.append((f"**{name}** p50 / p95 / p99, {how} (goal p95 <= 150 ms)",
                          f"**{stats.get('p50_ms')} / {stats.get('p95_ms')} / {stats.get('p99_ms')} ms**, "
                          f"{stats.get('rps')} req/s, {stats.get('errors')} errors"))  # fmt: skip
         return _table(rows)

@@ -244,10 +244,12 @@ def existing_corpus(db: Database, limit: int = 20_000) -> dict:
 
 def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 20,
         personas: int = PERSONAS, log_path: Path | None = None, think: float = 0.0,
-        reuse: bool = False, warmup: float = 5.0, page_cache: bool = True) -> dict:  # fmt: skip
+        reuse: bool = False, warmup: float = 5.0, page_cache: bool = True, paced: float = 1.0) -> dict:  # fmt: skip
     """Seed, serve, load; returns per-page p50/p95/p99 (ms) and requests/s, plus the set-up figures.
     ``think``: each client's pause between requests (0 = closed-loop stress); ``reuse``: the keyspace
-    already holds a corpus seeded by this module; ``page_cache=False``: the server renders every page."""
+    already holds a corpus seeded by this module; ``page_cache=False``: the server renders every page;
+    ``paced`` > 0: each page is loaded a second time with that think time (``<page>_paced``), like people
+    reviewing rather than scripts hammering."""
     if reuse:
         corpus = existing_corpus(db)
     else:
@@ -267,6 +269,11 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
             _progress(f"{name}: {clients} clients for {seconds:g} s")
             results[name] = load(port, cookie, paths, clients, seconds, warmup=warmup, think=think)
             _progress(f"{name}: {results[name]}")
+        for name, paths in pages.items() if paced > 0 else ():
+            _progress(f"{name}: {clients} clients pausing {paced:g} s (±50 %) between requests, {seconds:g} s")
+            results[f"{name}_paced"] = load(port, cookie, paths, clients, seconds, warmup=0, think=paced)
+            _progress(f"{name}_paced: {results[f'{name}_paced']}")
+        results["paced_think_seconds"] = paced
         return results
     finally:
         os.killpg(server.pid, 15)
@@ -282,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--think", type=float, default=0.0, help="seconds each client pauses between requests")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring, per page")
+    parser.add_argument("--paced", type=float, default=1.0, help="think time of a second, paced pass (0: none)")
     parser.add_argument("--no-page-cache", action="store_true", help="render every page (PP_PAGE_CACHE_SECONDS=0)")
     parser.add_argument("--keep", action="store_true", help="keep the keyspace (printed) for profiling")
     parser.add_argument("--reuse", metavar="KEYSPACE", help="load a corpus kept with --keep (no seeding)")
@@ -304,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(db, args.faces, args.clients, args.seconds, args.personas, Path(f"/tmp/{keyspace}-gunicorn.log"),
                      think=args.think, reuse=bool(args.reuse), warmup=args.warmup,
-                     page_cache=not args.no_page_cache)  # fmt: skip
+                     page_cache=not args.no_page_cache, paced=args.paced)  # fmt: skip
     finally:
         db.close()
         if not (args.keep or args.reuse):

@@ -278,8 +278,17 @@ def all_personas(db: Database) -> list[personas.Persona]:
     return people
 
 
+_names: dict[int, tuple[list[personas.Persona], dict[uuid.UUID, str]]] = {}
+
+
 def persona_names(db: Database) -> dict[uuid.UUID, str]:
-    return {p.persona_id: p.name for p in all_personas(db)}
+    """Persona id -> name, built once per list ``all_personas`` hands out (do not modify the dict)."""
+    people = all_personas(db)
+    hit = _names.get(id(people))
+    if hit is None or hit[0] is not people:
+        _names.clear()
+        _names[id(people)] = hit = (people, {p.persona_id: p.name for p in people})
+    return hit[1]
 
 
 def _face_parts(db: Database, face_ids: list[str]) -> dict[str, tuple]:
