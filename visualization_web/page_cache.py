@@ -14,6 +14,7 @@ error: the page is rendered as if there were no cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -34,8 +35,12 @@ log = logging.getLogger(__name__)
 
 def _sentinel(name: str) -> str:
     """A marker that survives HTML escaping and that nobody can type into a persona name by chance."""
-    key = str(current_app.secret_key or "").encode()
-    return "ppcache" + hmac.new(key, name.encode(), hashlib.sha256).hexdigest()[:24]
+    return _sentinel_for(str(current_app.secret_key or ""), name)
+
+
+@functools.lru_cache(maxsize=8)
+def _sentinel_for(secret: str, name: str) -> str:
+    return "ppcache" + hmac.new(secret.encode(), name.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def rendering_for_cache() -> bool:
