@@ -15,7 +15,7 @@ from collections import defaultdict
 from flask import Flask, Response, current_app, g, request
 
 from common.db import get_database
-from visualization_web import queries
+from visualization_web import dashboard_queries, queries
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def corpus_counts() -> dict[str, int]:
             "personas": int(db.one("SELECT COUNT(*) AS n FROM personas").n),
         }
 
-    return queries.cached(f"metrics-counts:{db.keyspace}", COUNTS_SECONDS, compute)
+    return dashboard_queries.cached(f"metrics-counts:{db.keyspace}", COUNTS_SECONDS, compute)
 
 
 def _gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
@@ -111,7 +111,7 @@ def render() -> str:
     except Exception as exc:  # the scrape still answers, saying what is down
         log.warning("metrics: Cassandra unavailable: %s", exc)
         cassandra_up = 0
-    depths = queries.queue_depths()
+    depths = dashboard_queries.queue_depths()
     out += _gauge("pp_queue_depth", "Messages waiting in each Celery queue.",
                   [(f'{{queue="{q}"}}', n) for q, n in depths.items() if n is not None])  # fmt: skip
     redis_up = int(all(n is not None for n in depths.values()))

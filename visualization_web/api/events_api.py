@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from common.db import get_database
-from visualization_web import queries
+from visualization_web import dashboard_queries
 from visualization_web.api import as_uuid, bp, event_json, int_query
 from visualization_web.errors import ApiError
 
@@ -15,7 +15,7 @@ def events_index():
     before = as_uuid(request.args["before"], "event", status=400) if request.args.get("before") else None
     if before is not None and before.version != 1:
         raise ApiError(400, "before must be an event id (a time-based UUID)")
-    rows = queries.recent_events(get_database(), limit=int_query("limit", 50, 1, 500),
+    rows = dashboard_queries.recent_events(get_database(), limit=int_query("limit", 50, 1, 500),
                                  kind=request.args.get("kind", "")[:64], actor=request.args.get("actor", "")[:64],
                                  before=before)  # fmt: skip
     return jsonify({"events": [event_json(e) for e in rows]})

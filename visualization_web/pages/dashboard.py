@@ -6,7 +6,7 @@ from flask import render_template
 
 from common.db import get_database
 from common.settings import get_settings
-from visualization_web import queries
+from visualization_web import dashboard_queries, queries
 from visualization_web.pages import bp
 from visualization_web.pages.models_page import model_summary
 
@@ -17,11 +17,11 @@ def dashboard():
     version = queries.active_version(db)
     return render_template(
         "dashboard.html",
-        counts=queries.counts(db),
-        queues=queries.queue_depths(),
-        workers=queries.workers_online(),
+        counts=dashboard_queries.counts(db),
+        queues=dashboard_queries.queue_depths(),
+        workers=dashboard_queries.workers_online(),
         model=model_summary(db, version) if version is not None else None,
         active_version=version,
-        events=queries.recent_events(db, limit=10),
+        events=dashboard_queries.recent_events(db, limit=10),
         flower_url=get_settings().flower_url,
     )

@@ -6,7 +6,7 @@ from flask import render_template, request
 
 from common.db import get_database
 from common.labeling import UNDOABLE
-from visualization_web import queries
+from visualization_web import dashboard_queries
 from visualization_web.pages import bp
 from visualization_web.pages.common import int_arg, parse_uuid
 
@@ -18,6 +18,6 @@ def events_list():
     before = parse_uuid(request.args["before"]) if request.args.get("before") else None
     if before is not None and before.version != 1:
         before = None  # not an event id: start from the newest
-    rows = queries.recent_events(get_database(), limit=int_arg("limit", 100, 1, 500), kind=kind, actor=who,
+    rows = dashboard_queries.recent_events(get_database(), limit=int_arg("limit", 100, 1, 500), kind=kind, actor=who,
                                  before=before)  # fmt: skip
     return render_template("events.html", events=rows, kind=kind, actor=who, undoable=UNDOABLE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.support import seed
-from visualization_web import queries
+from visualization_web import dashboard_queries
 
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
 
@@ -33,7 +33,7 @@ def _scrape(web, login) -> dict[str, float]:
 
 
 def test_metrics_are_public_and_count_the_corpus_queues_model_and_requests(web, web_db, login, redis_client):
-    queries.clear_cache()
+    dashboard_queries.clear_cache()
     seed.seed_faces(web_db, 3, seed.centers(1)[0], per_image=3)
     seed.set_active_model(web_db, 4)
     redis_client.rpush("extract", "pending-1", "pending-2")  # not Celery messages: removed below
