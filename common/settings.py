@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     cassandra_request_timeout: float = Field(15.0, description="Per-request timeout in seconds")
     cassandra_connect_timeout: float = Field(10.0, description="Connection timeout in seconds")
     cassandra_overload_retries: int = Field(6, description="Retries on Overloaded (Cosmos 429)")
+    cassandra_protocol_version: int | None = Field(
+        None, ge=3, le=5, description="CQL protocol; default 4 for cosmos, 5 for apache (4 for Cassandra 3.x)"
+    )
 
     # --- Redis / Celery ---
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Broker and lock store (rediss:// for TLS)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 
@@ -56,9 +57,9 @@ def build_cluster(settings: Settings) -> Cluster:
         serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
         request_timeout=settings.cassandra_request_timeout,
     )
-    kwargs: dict = {}
-    if settings.cassandra_flavor is CassandraFlavor.cosmos:
-        kwargs["protocol_version"] = 4  # Cosmos DB speaks CQL v4
+    # Pinned, so the driver does not probe from its newest version down (a warning per connection).
+    default_protocol = 4 if settings.cassandra_flavor is CassandraFlavor.cosmos else 5  # Cosmos DB speaks CQL v4
+    _quiet_keyspace_warning()
     return Cluster(
         contact_points=settings.contact_points,
         port=settings.cassandra_port,
@@ -70,8 +71,22 @@ def build_cluster(settings: Settings) -> Cluster:
         reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=10.0),
         sockopts=KEEPALIVE_SOCKOPTS,
         idle_heartbeat_interval=30,
-        **kwargs,
+        protocol_version=settings.cassandra_protocol_version or default_protocol,
     )
+
+
+class _KeyspaceWarningFilter(logging.Filter):
+    """Cassandra 4+ warns, once per prepared statement, that a session opened on a keyspace makes table names
+    ambiguous. Ours never are: one session per keyspace, and no statement names another keyspace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`USE <keyspace>` with prepared statements" not in record.getMessage()
+
+
+def _quiet_keyspace_warning() -> None:
+    logger = logging.getLogger("cassandra.protocol")  # where the driver logs server warnings
+    if not any(isinstance(f, _KeyspaceWarningFilter) for f in logger.filters):
+        logger.addFilter(_KeyspaceWarningFilter())
 
 
 def connect(settings: Settings, keyspace: str | None = None) -> tuple[Cluster, Session]:

@@ -26,10 +26,29 @@ def test_cosmos_settings_give_tls_with_verification_auth_and_protocol_v4():
     assert any(opt[2] == 1 for opt in cluster.sockopts)  # keep-alive on
 
 
-def test_apache_defaults_are_plain_local():
+def test_apache_defaults_are_plain_local_on_protocol_v5():
     s = Settings()
     assert s.use_tls is False
-    assert build_cluster(s).ssl_context is None
+    cluster = build_cluster(s)
+    assert cluster.ssl_context is None
+    assert cluster.protocol_version == 5  # pinned: no probing down from the driver's newest
+
+
+def test_the_protocol_can_be_lowered_for_an_older_cassandra():
+    assert build_cluster(Settings(cassandra_protocol_version=4)).protocol_version == 4
+    with pytest.raises(ValidationError):
+        Settings(cassandra_protocol_version=9)
+
+
+def test_the_keyspace_anti_pattern_warning_is_not_logged_but_other_server_warnings_are(caplog):
+    import logging
+
+    build_cluster(Settings())
+    logger = logging.getLogger("cassandra.protocol")
+    with caplog.at_level(logging.WARNING, logger="cassandra.protocol"):
+        logger.warning("Server warning: `USE <keyspace>` with prepared statements is considered to be an anti-pattern")
+        logger.warning("Server warning: Aggregation query used without partition key")
+    assert [r.getMessage() for r in caplog.records] == ["Server warning: Aggregation query used without partition key"]
 
 
 def test_unknown_consistency_is_refused():
