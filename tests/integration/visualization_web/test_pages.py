@@ -109,3 +109,15 @@ def test_models_page_buttons_need_the_right_role(login):
     assert labeler.form("/models/rollback").status_code == 403
     assert labeler.form("/models/retrain").status_code == 302
     assert "Retrain now" in labeler.get("/models").get_data(as_text=True)
+
+
+def test_events_page_says_why_a_queue_message_was_dropped(login, web_db):
+    from datetime import UTC, datetime
+
+    from common import poison_messages
+
+    poison_messages.record(web_db, "ingest", "not JSON <script>alert(1)</script>", "garbage", 7, "ab" * 32,
+                           datetime.now(UTC).isoformat())  # fmt: skip
+    html = login("viewer").get("/events?kind=queue.").get_data(as_text=True)
+    assert "queue.bad_message" in html
+    assert "(not JSON &lt;script&gt;alert(1)&lt;/script&gt;)" in html and "<script>alert" not in html
