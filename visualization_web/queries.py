@@ -255,39 +255,37 @@ def persona_summaries(db: Database) -> list[dict]:
 
 
 PERSONAS_SECONDS = 60.0
-_personas: dict[str, tuple[int, float, list[personas.Persona]]] = {}
+_personas: dict[str, tuple[int, float, list[personas.Persona], dict[uuid.UUID, str]]] = {}
+
+
+def _persona_list(db: Database) -> tuple[list[personas.Persona], dict[uuid.UUID, str]]:
+    """Every persona sorted by name, and id -> name. Kept per process while the read-model generation stands
+    (every write to personas moves it: ``common.read_model``), at most a minute; read afresh when Redis is
+    unreachable."""
+    current = None
+    if not redis_client.unavailable():
+        try:
+            current = read_model.generation(redis_client.redis_connection(), db.keyspace)
+        except redis.RedisError:
+            redis_client.note_failure()
+    now = time.monotonic()
+    hit = _personas.get(db.keyspace)
+    if current is not None and hit is not None and hit[0] == current and now - hit[1] < PERSONAS_SECONDS:
+        return hit[2], hit[3]
+    people = personas.list_all(db)
+    names = {p.persona_id: p.name for p in people}
+    if current is not None:
+        _personas[db.keyspace] = (current, now, people, names)
+    return people, names
 
 
 def all_personas(db: Database) -> list[personas.Persona]:
-    """Every persona, sorted by name. Kept per process while the read-model generation stands (every write
-    to personas moves it: ``common.read_model``), at most a minute; read afresh when Redis is unreachable."""
-    if redis_client.unavailable():
-        return personas.list_all(db)
-    try:
-        current = read_model.generation(redis_client.redis_connection(), db.keyspace)
-    except redis.RedisError:
-        redis_client.note_failure()
-        return personas.list_all(db)
-    now = time.monotonic()
-    hit = _personas.get(db.keyspace)
-    if hit is not None and hit[0] == current and now - hit[1] < PERSONAS_SECONDS:
-        return hit[2]
-    people = personas.list_all(db)
-    _personas[db.keyspace] = (current, now, people)
-    return people
-
-
-_names: dict[int, tuple[list[personas.Persona], dict[uuid.UUID, str]]] = {}
+    return _persona_list(db)[0]
 
 
 def persona_names(db: Database) -> dict[uuid.UUID, str]:
-    """Persona id -> name, built once per list ``all_personas`` hands out (do not modify the dict)."""
-    people = all_personas(db)
-    hit = _names.get(id(people))
-    if hit is None or hit[0] is not people:
-        _names.clear()
-        _names[id(people)] = hit = (people, {p.persona_id: p.name for p in people})
-    return hit[1]
+    """Persona id -> name (shared between requests: do not modify it)."""
+    return _persona_list(db)[1]
 
 
 def _face_parts(db: Database, face_ids: list[str]) -> dict[str, tuple]:

@@ -26,17 +26,6 @@ WORKERS = ["input-worker", "retrain-worker", "reclassify-worker"]
 CLEAN_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def deploy_tools() -> Path:
-    """Install (or confirm) the tools in .local/tools/bin; a failure fails the run."""
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "install-deploy-tools.sh")], capture_output=True, text=True, timeout=900
-    )
-    if result.returncode != 0 or not (BIN / "docker-compose").exists() or not (BIN / "hadolint").exists():
-        pytest.fail(f"could not install the deployment tools:\n{result.stdout}\n{result.stderr}", pytrace=False)
-    return BIN
-
-
 def compose(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
