@@ -54,8 +54,10 @@ def celery_config(settings: Settings) -> dict:
         "broker_connection_max_retries": None,
         "task_time_limit": settings.celery_task_time_limit,
         "task_soft_time_limit": max(1, settings.celery_task_time_limit - 30),
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events cost a Redis publish per task state; Flower enables them on every worker while it runs
+        # (its --enable_events, on by default), so without Flower nobody pays for events nobody reads.
+        "worker_send_task_events": settings.celery_task_events,
+        "task_send_sent_event": settings.celery_task_events,
         "worker_hijack_root_logger": False,
         "beat_schedule": {
             "check-events-for-lost-retrain-triggers": {

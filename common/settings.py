@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     task_retry_backoff_max: int = Field(
         300, description="Longest wait in seconds between retries of a task hit by an outage (Cassandra, Redis)"
     )
+    celery_task_events: bool = Field(
+        False,
+        description="Workers send task events from the start (Flower turns them on while it runs anyway)",
+    )
     flower_url: str = Field("http://127.0.0.1:5555", description="Link shown on the dashboard")
 
     # --- blob storage ---

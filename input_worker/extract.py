@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from common import task_names
 from common.db import Database
-from common.face_models import EMBEDDER_NAME, extract_faces
+from common.face_models import EMBEDDER_NAME, DetectedFace, extract_faces
 from common.repositories import faces, images, jobs
 from common.repositories.ids import face_id as derive_face_id
 from common.settings import Settings
@@ -30,15 +30,25 @@ def crop_key(face_id: str) -> str:
     return content_key("crops", face_id, ".jpg")
 
 
+Detection = list[DetectedFace] | Exception  # the faces found, or why the stored image could not be read
+
+
 def extract_image(db: Database, image_id: str, settings: Settings, job_id: str | None = None,
                   item_key: str | None = None, detector: str | None = None, send: Send = send_task,
-                  labeled_folder: bool | None = None) -> int:  # fmt: skip
+                  labeled_folder: bool | None = None, blob_key: str | None = None) -> int:  # fmt: skip
     """Faces of one image, stored; returns how many. Marks the job item extracted when given.
 
     In a labeled-folder job (``folder_labels``) the single face is confirmed as the item's folder persona
     after the faces are stored and before they are sent for prediction. ``labeled_folder=False`` (ingest
     knows) skips reading the job; None (an older message) reads it to find out.
+
+    ``blob_key`` (ingest sends it for an image it has just stored): detection runs before the image row is
+    read, so all of the task's Cassandra work comes in one burst after the CPU work. Without it (an older
+    message, a labeled-folder duplicate) the row is read first and an image already processed is not
+    detected again.
     """
+    detector = detector or settings.face_detector.value
+    detection = _detect_or_reason(blob_key, item_key or "", detector, settings) if blob_key else None
     job = jobs.get(db, job_id) if job_id and item_key and labeled_folder is not False else None
     labeled: list[bool] = []
 
@@ -56,7 +66,7 @@ def extract_image(db: Database, image_id: str, settings: Settings, job_id: str |
         label(faces.ids_for_image(db, image_id))  # also: a duplicate in a labeled folder
     else:
         try:
-            count = _extract(db, image, settings, detector or settings.face_detector.value, send, label)
+            count = _extract(db, image, settings, detector, send, label, detection)
         except TRANSIENT:
             raise
         except Exception as exc:  # recorded on the image; the worker and the job go on
@@ -70,23 +80,46 @@ def extract_image(db: Database, image_id: str, settings: Settings, job_id: str |
     return count
 
 
-def _extract(db: Database, image: images.Image, settings: Settings, detector: str, send: Send,
-             label: Callable[[list[str]], None] | None = None) -> int:  # fmt: skip
-    store = get_blob_store()
+def _detect(blob_key: str, name: str, detector: str, settings: Settings) -> Detection:
+    """The faces of a stored image, or the reason (BlobNotFound, InvalidImage) it cannot be read."""
     try:
-        valid = load_image(store.get(image.blob_key), image.source_name, settings)
+        valid = load_image(get_blob_store().get(blob_key), name, settings)
     except (BlobNotFound, InvalidImage) as exc:
-        images.mark_failed(db, image.image_id, f"cannot read stored image: {exc}")
+        return exc
+    return extract_faces(valid.rgb, detector, settings)
+
+
+def _detect_or_reason(blob_key: str, name: str, detector: str, settings: Settings) -> Detection:
+    """:func:`_detect` before the image row is known: any failure but an outage is kept to be recorded on the
+    row once it is read (an outage raises: nothing is written yet, the task retries)."""
+    try:
+        return _detect(blob_key, name, detector, settings)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        return exc
+
+
+def _extract(db: Database, image: images.Image, settings: Settings, detector: str, send: Send,
+             label: Callable[[list[str]], None] | None = None, detection: Detection | None = None) -> int:  # fmt: skip
+    if detection is None:
+        detection = _detect(image.blob_key, image.source_name, detector, settings)
+    if isinstance(detection, (BlobNotFound, InvalidImage)):
+        images.mark_failed(db, image.image_id, f"cannot read stored image: {detection}")
         return 0
+    if isinstance(detection, Exception):
+        raise detection
+    store = get_blob_store()
     now = datetime.now(UTC)
-    face_ids = []
-    for found in extract_faces(valid.rgb, detector, settings):
+    found_faces = []
+    for found in detection:
         fid = derive_face_id(image.image_id, found.box)
         key = crop_key(fid)
         store.put(key, found.crop_jpeg)
-        faces.upsert(db, faces.Face(fid, image.image_id, found.box, detector, found.score, found.embedding,
-                                    EMBEDDER_NAME, key, now))  # fmt: skip
-        face_ids.append(fid)
+        found_faces.append(faces.Face(fid, image.image_id, found.box, detector, found.score, found.embedding,
+                                      EMBEDDER_NAME, key, now))  # fmt: skip
+    faces.upsert_many(db, found_faces)
+    face_ids = [face.face_id for face in found_faces]
     if label is not None:
         label(face_ids)
     if face_ids:

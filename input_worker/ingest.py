@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from azure.core.exceptions import HttpResponseError
 
@@ -63,8 +64,25 @@ def run_job(db: Database, job_id: str, settings: Settings, send: Send = send_tas
     return len(items)
 
 
+@dataclass(frozen=True)
+class StoredBytes:
+    """An item read, validated and stored in the blob store; its rows are not written yet."""
+
+    image_id: str
+    blob_key: str
+    size_bytes: int
+    width: int
+    height: int
+    format: str
+
+
+Prepared = StoredBytes | InvalidImage | Exception  # what the CPU phase found for one item
+
+
 def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Settings,
                  send: Send = send_task) -> None:  # fmt: skip
+    """Ingest a batch in two phases: read, validate and store every item's bytes (CPU and blob I/O), then
+    write all of the batch's rows (one burst of Cassandra work instead of one per item)."""
     job = jobs.get(db, job_id)
     if job is None:
         log.warning("ingest job %s not found; batch dropped", job_id)
@@ -72,15 +90,19 @@ def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Set
     detector = job.options.get("detector")
     labeling = folder_labels.enabled(job)
     items = list(items)
-    for raw in items:
-        item = SourceItem(**raw)
-        done = jobs.get_item(db, job_id, item.key)
-        if done is not None and done.outcome:
-            if _needs_extract(done.outcome, item.key, labeling) and not done.extracted:  # redelivered before
-                _send_extract(send, done.image_id, job_id, item.key, detector, labeling)  # extraction was sent
+    todo = [SourceItem(**raw) for raw in items]
+    done = jobs.get_items(db, job_id, [item.key for item in todo])
+    prepared: list[tuple[SourceItem, Prepared]] = []
+    for item in todo:
+        earlier = done.get(item.key)
+        if earlier is not None and earlier.outcome:
+            if _needs_extract(earlier.outcome, item.key, labeling) and not earlier.extracted:  # redelivered
+                _send_extract(send, earlier.image_id, job_id, item.key, detector, labeling)  # before extraction
             continue
+        prepared.append((item, _prepare_or_reason(job.source, item, settings)))
+    for item, found in prepared:
         try:
-            ingest_item(db, job.job_id, job.source, item, settings, send, detector, labeling)
+            record_item(db, job.job_id, job.source, item, found, send, detector, labeling)
         except TRANSIENT:
             raise
         except Exception as exc:  # one bad item never stops the others
@@ -97,33 +119,57 @@ def ingest_item(db: Database, job_id: str, source: str, item: SourceItem, settin
     ``labeling`` (a labeled-folder job): a duplicate in a persona folder is sent to the extract step too,
     which labels its face (the image is not extracted again when it was processed already).
     """
+    return record_item(db, job_id, source, item, prepare_item(source, item, settings), send, detector, labeling)
+
+
+def prepare_item(source: str, item: SourceItem, settings: Settings) -> StoredBytes | InvalidImage:
+    """Read and validate the item's bytes and store them under their SHA-256 (no Cassandra work)."""
     try:
         data = read_item(source, item, settings)
         valid = load_image(data, item.name, settings, reduced=True)
     except InvalidImage as exc:
-        jobs.record_outcome(db, job_id, item.key, item.name, jobs.REJECTED, reason=exc.reason)
-        return jobs.REJECTED
+        return exc
     image_id = sha256_hex(data)
     blob_key = content_key("images", image_id, valid.suffix)
     get_blob_store().put_if_absent(blob_key, data)
+    return StoredBytes(image_id, blob_key, len(data), valid.width, valid.height, valid.format)
+
+
+def _prepare_or_reason(source: str, item: SourceItem, settings: Settings) -> Prepared:
+    try:
+        return prepare_item(source, item, settings)
+    except TRANSIENT:
+        raise
+    except Exception as exc:  # recorded as the item's rejection in the write phase
+        return exc
+
+
+def record_item(db: Database, job_id: str, source: str, item: SourceItem, found: Prepared, send: Send,
+                detector: str | None = None, labeling: bool = False) -> str:  # fmt: skip
+    """Write the rows of one prepared item: claim the image (or find it a duplicate), record the outcome,
+    send the extraction. Returns the outcome."""
+    if isinstance(found, InvalidImage):
+        jobs.record_outcome(db, job_id, item.key, item.name, jobs.REJECTED, reason=found.reason)
+        return jobs.REJECTED
+    if isinstance(found, Exception):
+        raise found
     image = images.Image(
-        image_id=image_id, blob_key=blob_key, source=source, source_name=item.key, size_bytes=len(data),
-        width=valid.width, height=valid.height, format=valid.format, status=images.STORED, face_count=None,
-        error=None, job_id=job_id, item_key=item.key, created_at=None, processed_at=None,
+        image_id=found.image_id, blob_key=found.blob_key, source=source, source_name=item.key,
+        size_bytes=found.size_bytes, width=found.width, height=found.height, format=found.format,
+        status=images.STORED, face_count=None, error=None, job_id=job_id, item_key=item.key, created_at=None,
+        processed_at=None,
     )  # fmt: skip
     inserted, stored = images.insert_if_absent(db, image)
     ours = inserted or (stored.job_id == job_id and stored.item_key == item.key)
     if ours:
-        jobs.record_outcome(db, job_id, item.key, item.name, jobs.STORED, image_id=image_id)
-        _send_extract(send, image_id, job_id, item.key, detector, labeling)
-        outcome = jobs.STORED
-    else:
-        reason = f"same bytes as {stored.source_name or image_id}"
-        jobs.record_outcome(db, job_id, item.key, item.name, jobs.DUPLICATE, image_id=image_id, reason=reason)
-        outcome = jobs.DUPLICATE
-        if _needs_extract(outcome, item.key, labeling):
-            _send_extract(send, image_id, job_id, item.key, detector, labeling)
-    return outcome
+        jobs.record_outcome(db, job_id, item.key, item.name, jobs.STORED, image_id=found.image_id)
+        _send_extract(send, found.image_id, job_id, item.key, detector, labeling, blob_key=found.blob_key)
+        return jobs.STORED
+    reason = f"same bytes as {stored.source_name or found.image_id}"
+    jobs.record_outcome(db, job_id, item.key, item.name, jobs.DUPLICATE, image_id=found.image_id, reason=reason)
+    if _needs_extract(jobs.DUPLICATE, item.key, labeling):
+        _send_extract(send, found.image_id, job_id, item.key, detector, labeling)
+    return jobs.DUPLICATE
 
 
 def _needs_extract(outcome: str, item_key: str, labeling: bool) -> bool:
@@ -133,9 +179,12 @@ def _needs_extract(outcome: str, item_key: str, labeling: bool) -> bool:
 
 
 def _send_extract(send: Send, image_id: str | None, job_id: str, item_key: str, detector: str | None,
-                  labeling: bool) -> None:  # fmt: skip
-    # ``labeled_folder`` spares the extract step a read of the job (it needs the job only to label faces).
+                  labeling: bool, blob_key: str | None = None) -> None:  # fmt: skip
+    # ``labeled_folder`` spares the extract step a read of the job (it needs the job only to label faces);
+    # ``blob_key`` (a newly stored image) lets it detect before it reads the image row.
     kwargs = {"image_id": image_id, "job_id": job_id, "item_key": item_key, "labeled_folder": labeling}
     if detector:
         kwargs["detector"] = detector
+    if blob_key:
+        kwargs["blob_key"] = blob_key
     send(task_names.EXTRACT_IMAGE, kwargs)

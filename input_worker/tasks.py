@@ -31,9 +31,11 @@ def ingest_batch(job_id: str, items: list[dict]) -> None:
 
 @celery_app.task(name=task_names.EXTRACT_IMAGE, **RETRY)
 def extract_image(image_id: str, job_id: str | None = None, item_key: str | None = None,
-                  detector: str | None = None, labeled_folder: bool | None = None) -> int:  # fmt: skip
+                  detector: str | None = None, labeled_folder: bool | None = None,
+                  blob_key: str | None = None) -> int:  # fmt: skip
     return extract.extract_image(get_database(), str(image_id), get_settings(), job_id, item_key, detector,
-                                 labeled_folder=None if labeled_folder is None else bool(labeled_folder))  # fmt: skip
+                                 labeled_folder=None if labeled_folder is None else bool(labeled_folder),
+                                 blob_key=str(blob_key) if blob_key else None)  # fmt: skip
 
 
 @celery_app.task(name=task_names.REEXTRACT_IMAGE, **RETRY)

@@ -65,22 +65,6 @@ def active_version(db: Database) -> int | None:
 # --- concurrent reads ----------------------------------------------------------------------------
 
 
-def concurrently(db: Database, statements: list[tuple[str, tuple]]) -> list[list]:
-    """Run single-partition reads at the same time (one round trip of latency, not N); rows per statement,
-    in order. Retried as a whole when Cassandra / Cosmos DB says it is overloaded."""
-    from common.db.retry import call_with_backoff
-
-    if not statements:
-        return []
-    bound = [db.prepare(cql).bind(params) for cql, params in statements]
-
-    def run() -> list[list]:
-        futures = [db.session.execute_async(stmt) for stmt in bound]
-        return [list(future.result()) for future in futures]
-
-    return call_with_backoff(run, db.overload_retries)
-
-
 CARD_COLUMNS = "face_id, image_id, box_left, box_top, box_width, box_height, crop_key"
 
 
@@ -114,7 +98,7 @@ def card_rows(db: Database, face_ids: list[str]) -> dict[str, Any]:
                 _cards.move_to_end(fid)
     missing = [fid for fid in face_ids if fid not in found]
     if missing:
-        results = concurrently(db, in_statements(f"SELECT {CARD_COLUMNS} FROM faces WHERE face_id IN ?", missing))
+        results = db.concurrently(in_statements(f"SELECT {CARD_COLUMNS} FROM faces WHERE face_id IN ?", missing))
         fresh = {row.face_id: row for rows in results for row in rows}
         found.update(fresh)
         with _cards_lock:
@@ -152,7 +136,7 @@ def review_queue(db: Database, persona_id: uuid.UUID | None, version: int, limit
     # full only the buckets whose share ended inside the top ``wanted`` (their next rows might belong there).
     share = min(wanted, wanted // predictions.BUCKETS * 2 + 4)
     buckets = list(range(predictions.BUCKETS))
-    results = dict(zip(buckets, concurrently(db, [(cql, (key, version, b, share)) for b in buckets]), strict=True))
+    results = dict(zip(buckets, db.concurrently([(cql, (key, version, b, share)) for b in buckets]), strict=True))
 
     def rank(row) -> tuple:
         return (row.score, row.face_id)
@@ -174,7 +158,7 @@ def review_queue(db: Database, persona_id: uuid.UUID | None, version: int, limit
             return last >= cutoff if most_confident_first else last <= cutoff
 
         again = [b for b in buckets if may_have_more(results[b])]
-        for b, rows in zip(again, concurrently(db, [(cql, (key, version, b, wanted)) for b in again]), strict=True):
+        for b, rows in zip(again, db.concurrently([(cql, (key, version, b, wanted)) for b in again]), strict=True):
             results[b] = rows
         if again:
             best = top()
@@ -294,7 +278,7 @@ def _face_parts(db: Database, face_ids: list[str]) -> dict[str, tuple]:
     statements = [s for table in tables for s in in_statements(f"SELECT * FROM {table} WHERE face_id IN ?", face_ids)]
     found: dict[str, tuple[list, list, list]] = {fid: ([], [], []) for fid in face_ids}
     chunks = len(statements) // len(tables) if statements else 0
-    for index, rows in enumerate(concurrently(db, statements)):
+    for index, rows in enumerate(db.concurrently(statements)):
         for row in rows:
             found[row.face_id][index // chunks].append(row)
     return found
@@ -346,8 +330,7 @@ def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None =
 
 
 def image_detail(db: Database, image_id: str) -> dict | None:
-    image_rows, index_rows = concurrently(
-        db,
+    image_rows, index_rows = db.concurrently(
         [
             ("SELECT * FROM images WHERE image_id = ?", (image_id,)),
             ("SELECT face_id FROM faces_by_image WHERE image_id = ?", (image_id,)),

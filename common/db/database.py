@@ -69,6 +69,19 @@ class Database:
 
         call_with_backoff(run, self.overload_retries)
 
+    def concurrently(self, statements: list[tuple[str, Sequence[Any]]]) -> list[list]:
+        """Run single-partition statements at the same time (one round trip of latency, not N); rows per
+        statement, in order. Retried as a whole when Cassandra / Cosmos DB says it is overloaded."""
+        if not statements:
+            return []
+        bound = [self.prepare(cql).bind(params) for cql, params in statements]
+
+        def run() -> list[list]:
+            futures = [self.session.execute_async(stmt) for stmt in bound]
+            return [list(future.result()) for future in futures]
+
+        return call_with_backoff(run, self.overload_retries)
+
     def unlogged_batch(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
         """One UNLOGGED batch (Cosmos DB accepts no other kind); keep it to one partition when you can."""
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)

@@ -23,6 +23,12 @@ CASSANDRA_VERSION = re.search(r"<cassandra.version>([^<]+)</cassandra.version>",
     1
 )
 STARTUP_MARKER = "Startup complete"
+# Cassandra's shared thread pool keeps idle workers polling for new work in ~10 microsecond sleeps for
+# tens of milliseconds after every request. Under the sporadic load of a pipeline (a few statements per
+# image, the rest of the CPU busy detecting faces) that polling cost 8 ms of CPU per statement on two
+# cores. A 250 us timer slack (the kernel may wake a sleeping thread that much later; threads inherit
+# it) cuts that to about 3 ms with no change in request latency (docs/input-worker.md, "Throughput").
+TIMER_SLACK_NS = 250_000
 
 
 class CassandraError(RuntimeError):
@@ -134,7 +140,7 @@ class LocalCassandra:
         self.install()
         self.write_config()
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        processes.spawn(self.java_command(), self.log_file, self.pid_file, cwd=self.home)
+        processes.spawn(self.java_command(), self.log_file, self.pid_file, cwd=self.home, timer_slack_ns=TIMER_SLACK_NS)
         self.wait_ready(wait, log_offset=offset)
         return True
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +59,14 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def spawn(argv: list[str], log_file: Path, pid_file: Path, cwd: Path | None = None) -> int:
-    """Start ``argv`` in its own session, output appended to ``log_file``."""
+def spawn(argv: list[str], log_file: Path, pid_file: Path, cwd: Path | None = None,
+          timer_slack_ns: int | None = None) -> int:  # fmt: skip
+    """Start ``argv`` in its own session, output appended to ``log_file``.
+
+    ``timer_slack_ns``: the process's timer slack (prctl PR_SET_TIMERSLACK; its threads inherit it).
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    preexec = _timer_slack_setter(timer_slack_ns) if timer_slack_ns else None
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             argv,
@@ -68,9 +75,22 @@ def spawn(argv: list[str], log_file: Path, pid_file: Path, cwd: Path | None = No
             stdin=subprocess.DEVNULL,
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=preexec,
         )
     pid_file.write_text(str(proc.pid))
     return proc.pid
+
+
+PR_SET_TIMERSLACK = 29
+
+
+def _timer_slack_setter(nanoseconds: int) -> Callable[[], None]:
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, only called after it
+
+    def set_slack() -> None:
+        prctl(PR_SET_TIMERSLACK, ctypes.c_ulong(nanoseconds), 0, 0, 0)
+
+    return set_slack
 
 
 def stop_pid(pid_file: Path, timeout: float = 60.0) -> bool:

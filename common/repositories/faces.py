@@ -44,23 +44,37 @@ def _face(r) -> Face:
     )  # fmt: skip
 
 
+FACES_PER_BATCH = 4  # a batch of 4 faces and their index rows: under 4 kB (Cassandra warns at 5), 5 partitions
+
+
 def upsert(db: Database, face: Face) -> None:
     """Idempotent: the same face id always carries the same content."""
-    left, top, width, height = face.box
-    db.execute(
-        "INSERT INTO faces (face_id, image_id, box_left, box_top, box_width, box_height, detector, det_score, "
-        "embedding, embedder, crop_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            face.face_id, face.image_id, left, top, width, height, face.detector, face.det_score,
-            encode_embedding(face.embedding), face.embedder, face.crop_key, face.created_at or datetime.now(UTC),
-        ),
-    )  # fmt: skip
-    db.execute(
-        "INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (face.image_id, face.face_id, left, top, width, height),
-    )
-    read_model.changed(db)
+    upsert_many(db, [face])
+
+
+def upsert_many(db: Database, found: list[Face]) -> None:
+    """Faces with their by-image index rows, in unlogged batches (a few requests instead of two per face)."""
+    for lo in range(0, len(found), FACES_PER_BATCH):
+        statements = []
+        for face in found[lo : lo + FACES_PER_BATCH]:
+            left, top, width, height = face.box
+            statements.append((
+                "INSERT INTO faces (face_id, image_id, box_left, box_top, box_width, box_height, detector, "
+                "det_score, embedding, embedder, crop_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    face.face_id, face.image_id, left, top, width, height, face.detector, face.det_score,
+                    encode_embedding(face.embedding), face.embedder, face.crop_key,
+                    face.created_at or datetime.now(UTC),
+                ),
+            ))  # fmt: skip
+            statements.append((
+                "INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (face.image_id, face.face_id, left, top, width, height),
+            ))  # fmt: skip
+        db.unlogged_batch(statements)
+    if found:
+        read_model.changed(db)
 
 
 def get(db: Database, face_id: str) -> Face | None:

@@ -110,6 +110,16 @@ def get_item(db: Database, job_id: str, item_key: str) -> Item | None:
     return _item(r) if r else None
 
 
+def get_items(db: Database, job_id: str, item_keys: list[str]) -> dict[str, Item]:
+    """Several items of a job, read at the same time (one round trip): item key -> item, when recorded."""
+    statements = [
+        ("SELECT * FROM ingest_job_items WHERE job_id = ? AND bucket = ? AND item_key = ?",
+         (job_id, bucket_of(key, BUCKETS), key))
+        for key in dict.fromkeys(item_keys)
+    ]  # fmt: skip
+    return {rows[0].item_key: _item(rows[0]) for rows in db.concurrently(statements) if rows}
+
+
 def _item(r) -> Item:
     return Item(r.item_key, r.source_name or "", r.outcome, r.reason, r.image_id, bool(r.extracted), r.faces)
 

@@ -76,3 +76,38 @@ def test_another_detector_keeps_the_face_id_and_its_labels(clean_tables, setting
     assert after.face_id == before.face_id and after.detector == "dlib-cnn"
     assert after.box != before.box  # the CNN's own box, stored under the old id
     assert labels.for_face(db, after.face_id)
+
+
+def test_an_extraction_redelivered_after_a_re_extraction_writes_nothing(clean_tables, settings):
+    # Ingest sends the blob key, so detection runs before the image row is read; the row still decides.
+    db = clean_tables
+    data = encode(collage(astronaut(), grace_hopper()))
+    image_id = stored_image(db, data, "pair.jpg")
+    key = content_key("images", image_id, ".jpg")
+    assert extract_image(db, image_id, settings, send=Sent(), blob_key=key) == 2
+    blind = Settings(**{**settings.model_dump(), "detection_max_side": 60})
+    assert reextract_image(db, image_id, blind, send=Sent()).removed == 2  # nothing labeled: both removed
+
+    sent = Sent()
+    assert extract_image(db, image_id, settings, send=sent, blob_key=key) == 0  # the old message again
+    assert faces.for_image(db, image_id) == [] and sent == []
+
+
+def test_an_image_erased_before_its_extraction_gets_no_rows(clean_tables, settings):
+    db = clean_tables
+    data = encode(astronaut())
+    key = content_key("images", sha256_hex(data), ".jpg")
+    get_blob_store().put(key, data)  # the blob is there, its row was erased
+    sent = Sent()
+    assert extract_image(db, sha256_hex(data), settings, send=sent, blob_key=key) == 0
+    assert images.get(db, sha256_hex(data)) is None and faces.ids_for_image(db, sha256_hex(data)) == []
+    assert sent == []
+
+
+def test_a_stored_image_that_does_not_decode_is_marked_failed_with_the_reason(clean_tables, settings):
+    db = clean_tables
+    image_id = stored_image(db, encode(astronaut())[:5000], "cut.jpg")  # truncated after it was stored
+    key = content_key("images", image_id, ".jpg")
+    assert extract_image(db, image_id, settings, send=Sent(), blob_key=key) == 0
+    image = images.get(db, image_id)
+    assert image.status == images.FAILED and "cannot read stored image" in image.error

@@ -28,3 +28,10 @@ def test_a_visibility_timeout_shorter_than_a_task_is_refused():
 
     with pytest.raises(ValidationError, match="VISIBILITY_TIMEOUT"):
         Settings(celery_visibility_timeout=600, celery_task_time_limit=3600)
+
+
+def test_task_events_are_sent_only_when_asked_for():
+    # Flower turns events on at run time; without it workers publish nothing per task.
+    assert not celery_config(Settings())["worker_send_task_events"]
+    on = celery_config(Settings(celery_task_events=True))
+    assert on["worker_send_task_events"] and on["task_send_sent_event"]
