@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
 from common.face_models import DetectorUnavailable
@@ -13,3 +16,16 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     ServiceRequestError,
     ServiceResponseError,
 )
+
+T = TypeVar("T")
+
+
+def result_or_failure(call: Callable[[], T]) -> T | Exception:
+    """``call()``'s result, or the exception it raised to be recorded later; an outage (TRANSIENT) raises,
+    so the task retries before anything is written."""
+    try:
+        return call()
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        return exc

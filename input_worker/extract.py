@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from common import task_names
 from common.db import Database
@@ -19,7 +20,7 @@ from common.repositories.ids import face_id as derive_face_id
 from common.settings import Settings
 from common.storage import BlobNotFound, content_key, get_blob_store
 from input_worker import folder_labels
-from input_worker.errors import TRANSIENT
+from input_worker.errors import TRANSIENT, result_or_failure
 from input_worker.ingest import Send, send_task
 from input_worker.validation import InvalidImage, load_image
 
@@ -48,7 +49,9 @@ def extract_image(db: Database, image_id: str, settings: Settings, job_id: str |
     detected again.
     """
     detector = detector or settings.face_detector.value
-    detection = _detect_or_reason(blob_key, item_key or "", detector, settings) if blob_key else None
+    detection = None
+    if blob_key:  # a failure but an outage is kept, to be recorded on the row once it is read
+        detection = result_or_failure(partial(_detect, blob_key, item_key or "", detector, settings))
     job = jobs.get(db, job_id) if job_id and item_key and labeled_folder is not False else None
     labeled: list[bool] = []
 
@@ -87,17 +90,6 @@ def _detect(blob_key: str, name: str, detector: str, settings: Settings) -> Dete
     except (BlobNotFound, InvalidImage) as exc:
         return exc
     return extract_faces(valid.rgb, detector, settings)
-
-
-def _detect_or_reason(blob_key: str, name: str, detector: str, settings: Settings) -> Detection:
-    """:func:`_detect` before the image row is known: any failure but an outage is kept to be recorded on the
-    row once it is read (an outage raises: nothing is written yet, the task retries)."""
-    try:
-        return _detect(blob_key, name, detector, settings)
-    except TRANSIENT:
-        raise
-    except Exception as exc:
-        return exc
 
 
 def _extract(db: Database, image: images.Image, settings: Settings, detector: str, send: Send,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from azure.core.exceptions import HttpResponseError
 
@@ -19,7 +20,7 @@ from common.repositories import images, jobs
 from common.settings import Settings
 from common.storage import content_key, get_blob_store, sha256_hex
 from input_worker import folder_labels
-from input_worker.errors import TRANSIENT
+from input_worker.errors import TRANSIENT, result_or_failure
 from input_worker.sources import SourceItem, discover, read_item, release_staged_uploads
 from input_worker.validation import InvalidImage, load_image
 
@@ -99,7 +100,7 @@ def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Set
             if _needs_extract(earlier.outcome, item.key, labeling) and not earlier.extracted:  # redelivered
                 _send_extract(send, earlier.image_id, job_id, item.key, detector, labeling)  # before extraction
             continue
-        prepared.append((item, _prepare_or_reason(job.source, item, settings)))
+        prepared.append((item, result_or_failure(partial(prepare_item, job.source, item, settings))))
     for item, found in prepared:
         try:
             record_item(db, job.job_id, job.source, item, found, send, detector, labeling)
@@ -133,15 +134,6 @@ def prepare_item(source: str, item: SourceItem, settings: Settings) -> StoredByt
     blob_key = content_key("images", image_id, valid.suffix)
     get_blob_store().put_if_absent(blob_key, data)
     return StoredBytes(image_id, blob_key, len(data), valid.width, valid.height, valid.format)
-
-
-def _prepare_or_reason(source: str, item: SourceItem, settings: Settings) -> Prepared:
-    try:
-        return prepare_item(source, item, settings)
-    except TRANSIENT:
-        raise
-    except Exception as exc:  # recorded as the item's rejection in the write phase
-        return exc
 
 
 def record_item(db: Database, job_id: str, source: str, item: SourceItem, found: Prepared, send: Send,
