@@ -6,11 +6,12 @@
     python -m benchmarks.web [--faces N] [--clients C] [--seconds S] [--json out.json]
 
 ``run`` writes a synthetic corpus into ``db``'s keyspace (give it a throw-away one; it refuses a keyspace
-that already holds faces), serves the app under gunicorn (``--workers 2 --threads 8``) on 127.0.0.1, logs in
-once and has wrk (``benchmarks/web_load.lua``) keep ``clients`` connections busy with that session cookie,
-one page kind at a time, for ``seconds`` after a warm-up that is not counted. The pages come from the
-rendered-page cache once seen (``visualization_web/page_cache.py``); ``--no-page-cache`` measures the
-uncached path. Run as a module it makes and drops its own keyspace, blob folder and Redis DB.
+that already holds faces), serves the app under gunicorn (``--workers 2 --threads 8`` unless told) on
+127.0.0.1, logs in once and has wrk (``benchmarks/web_load.lua``) keep ``clients`` connections busy with
+that session cookie, one page kind at a time, for ``seconds`` after a warm-up that is not counted. The
+pages come from the rendered-page cache once seen (``visualization_web/page_cache.py``);
+``--no-page-cache`` measures the uncached path. Run as a module it makes and drops its own keyspace, blob
+folder and Redis DB.
 """
 
 from __future__ import annotations
@@ -244,7 +245,8 @@ def existing_corpus(db: Database, limit: int = 20_000) -> dict:
 
 def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 20,
         personas: int = PERSONAS, log_path: Path | None = None, think: float = 0.0,
-        reuse: bool = False, warmup: float = 5.0, page_cache: bool = True, paced: float = 1.0) -> dict:  # fmt: skip
+        reuse: bool = False, warmup: float = 5.0, page_cache: bool = True, paced: float = 1.0,
+        workers: int = 2, threads: int = 8, only: str | None = None) -> dict:  # fmt: skip
     """Seed, serve, load; returns per-page p50/p95/p99 (ms) and requests/s, plus the set-up figures.
     ``think``: each client's pause between requests (0 = closed-loop stress); ``reuse``: the keyspace
     already holds a corpus seeded by this module; ``page_cache=False``: the server renders every page;
@@ -256,15 +258,17 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
         _progress(f"seeding {faces} faces, {personas} personas into keyspace {db.keyspace}")
         corpus = seed_corpus(db, faces, personas)
     password, port = secrets.token_urlsafe(16), _free_port()
-    server = start_gunicorn(db.keyspace, password, port, log_path=log_path, page_cache=page_cache)
+    server = start_gunicorn(db.keyspace, password, port, workers, threads, log_path=log_path, page_cache=page_cache)
     try:
         cookie = login(port, password)
         results: dict = {"faces": faces, "personas": personas, "clients": clients, "seconds": seconds, "think": think,
                          "seed_seconds": corpus["seed_seconds"],
-                         "server": "gunicorn --workers 2 --threads 8", "load": "wrk, closed loop",
+                         "server": f"gunicorn --workers {workers} --threads {threads}", "load": "wrk, closed loop",
                          "page_cache": page_cache, "warmup_seconds": warmup}  # fmt: skip
         pages = {"persona_page": [f"/personas/{p}" for p in corpus["persona_ids"]],
                  "image_page": [f"/images/{i}" for i in corpus["image_ids"]]}  # fmt: skip
+        if only:
+            pages = {only: pages[only]}
         for name, paths in pages.items():
             _progress(f"{name}: {clients} clients for {seconds:g} s")
             results[name] = load(port, cookie, paths, clients, seconds, warmup=warmup, think=think)
@@ -291,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring, per page")
     parser.add_argument("--paced", type=float, default=1.0, help="think time of a second, paced pass (0: none)")
     parser.add_argument("--no-page-cache", action="store_true", help="render every page (PP_PAGE_CACHE_SECONDS=0)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--only", choices=["persona_page", "image_page"], help="load one page kind")
     parser.add_argument("--keep", action="store_true", help="keep the keyspace (printed) for profiling")
     parser.add_argument("--reuse", metavar="KEYSPACE", help="load a corpus kept with --keep (no seeding)")
     args = parser.parse_args(argv)
@@ -312,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(db, args.faces, args.clients, args.seconds, args.personas, Path(f"/tmp/{keyspace}-gunicorn.log"),
                      think=args.think, reuse=bool(args.reuse), warmup=args.warmup,
-                     page_cache=not args.no_page_cache, paced=args.paced)  # fmt: skip
+                     page_cache=not args.no_page_cache, paced=args.paced, workers=args.workers,
+                     threads=args.threads, only=args.only)  # fmt: skip
     finally:
         db.close()
         if not (args.keep or args.reuse):

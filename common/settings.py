@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     cassandra_connect_timeout: float = Field(10.0, description="Connection timeout in seconds")
     cassandra_overload_retries: int = Field(6, description="Retries on Overloaded (Cosmos 429)")
     cassandra_protocol_version: int | None = Field(
-        None, ge=3, le=5, description="CQL protocol; default 4 for cosmos, 5 for apache (4 for Cassandra 3.x)"
+        None, ge=3, le=5, description="CQL protocol; default 4, the one Cosmos DB speaks (v5 checksums cost client CPU)"
     )
 
     # --- Redis / Celery ---

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from common.db import Database
@@ -26,6 +26,7 @@ class Job:
     error: str | None
     created_by: str
     created_at: datetime | None
+    totals: dict | None = None  # the counters, once the job is done (progress then reads no item)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def get(db: Database, job_id: str) -> Job | None:
     if r is None:
         return None
     return Job(r.job_id, r.source or "", r.status or "", r.discovered, json.loads(r.options or "{}"), r.error,
-               r.created_by or "", r.created_at)  # fmt: skip
+               r.created_by or "", r.created_at, json.loads(r.totals) if r.totals else None)  # fmt: skip
 
 
 def set_discovered(db: Database, job_id: str, count: int) -> None:
@@ -150,11 +151,24 @@ def items(db: Database, job_id: str) -> list[Item]:
 
 
 def progress(db: Database, job_id: str) -> Progress | None:
-    """The job and its counters, from one read of the three columns they need across all buckets (progress
-    bars poll this every half second while workers write: it must stay cheap for Cassandra)."""
+    """The job and its counters. While it runs: one read of the three columns they need across all buckets
+    (progress bars poll this while workers write). Once its items say it is done, the counters are written
+    to the job row (the same numbers however often: redelivered work records what it recorded before), and
+    from then on its progress is that one row, whatever the job's size."""
     job = get(db, job_id)
     if job is None:
         return None
+    if job.totals is not None:
+        return Progress(job, Counter(job.totals))
+    found = Progress(job, _counts(db, job_id))
+    if found.done and job.status != "failed":
+        totals = dict(found.counts)
+        db.execute("UPDATE ingest_jobs SET totals = ? WHERE job_id = ?", (json.dumps(totals), job_id))
+        found = Progress(replace(job, totals=totals), found.counts)
+    return found
+
+
+def _counts(db: Database, job_id: str) -> Counter:
     counts: Counter = Counter()
     rows = db.execute("SELECT outcome, extracted, faces FROM ingest_job_items WHERE job_id = ? AND bucket IN ?",
                       (job_id, list(range(BUCKETS))), fetch_size=5000)  # fmt: skip
@@ -164,7 +178,7 @@ def progress(db: Database, job_id: str) -> Progress | None:
         if outcome == STORED and extracted:
             counts["extracted"] += 1
             counts["faces"] += faces or 0
-    return Progress(job, counts)
+    return counts
 
 
 def recent(db: Database, limit: int = 20, days: int = 30) -> list[Job]:

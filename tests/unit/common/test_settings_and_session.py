@@ -26,16 +26,17 @@ def test_cosmos_settings_give_tls_with_verification_auth_and_protocol_v4():
     assert any(opt[2] == 1 for opt in cluster.sockopts)  # keep-alive on
 
 
-def test_apache_defaults_are_plain_local_on_protocol_v5():
+def test_apache_defaults_are_plain_local_on_protocol_v4_like_cosmos():
     s = Settings()
     assert s.use_tls is False
     cluster = build_cluster(s)
     assert cluster.ssl_context is None
-    assert cluster.protocol_version == 5  # pinned: no probing down from the driver's newest
+    assert cluster.protocol_version == 4  # pinned: no probing down from the driver's newest
 
 
-def test_the_protocol_can_be_lowered_for_an_older_cassandra():
-    assert build_cluster(Settings(cassandra_protocol_version=4)).protocol_version == 4
+def test_the_protocol_can_be_chosen():
+    assert build_cluster(Settings(cassandra_protocol_version=5)).protocol_version == 5
+    assert build_cluster(Settings(cassandra_protocol_version=3)).protocol_version == 3
     with pytest.raises(ValidationError):
         Settings(cassandra_protocol_version=9)
 
