@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from common import task_names
+from common import read_model, task_names
 from common.db import Database
 from common.face_models import EMBEDDER_NAME, DetectedFace, extract_faces
 from common.repositories import faces, images, jobs
@@ -60,6 +60,7 @@ def extract_image(db: Database, image_id: str, settings: Settings, job_id: str |
             folder_labels.label_image(db, job, item_key, face_ids)
             labeled.append(True)
 
+    last_writes: list[tuple[str, tuple]] = []  # sent together at the end: one request round, not two
     image = images.get(db, image_id)
     if image is None:
         log.warning("image %s not found; nothing to extract", image_id)
@@ -69,17 +70,24 @@ def extract_image(db: Database, image_id: str, settings: Settings, job_id: str |
         label(faces.ids_for_image(db, image_id))  # also: a duplicate in a labeled folder
     else:
         try:
-            count = _extract(db, image, settings, detector, send, label, detection)
+            count = _extract(db, image, settings, detector, send, label, detection, last_writes)
         except TRANSIENT:
             raise
         except Exception as exc:  # recorded on the image; the worker and the job go on
             log.exception("extracting image %s failed", image_id)
+            last_writes.clear()
             images.mark_failed(db, image_id, f"{type(exc).__name__}: {exc}")
             count = 0
     if folder_labels.enabled(job) and item_key and not labeled and folder_labels.persona_folder(item_key):
         folder_labels.record(db, job.job_id, item_key, folder_labels.NOT_LABELED, "image could not be extracted")
+    marked_processed = bool(last_writes)
     if job_id and item_key:
-        jobs.record_extracted(db, job_id, item_key, count)
+        last_writes.append(jobs.record_extracted_statement(job_id, item_key, count))
+    # Either may land without the other: a retry finds the image processed (and marks the item) or not
+    # (and extracts again, writing the same rows).
+    db.concurrently(last_writes)
+    if marked_processed:
+        read_model.changed(db)
     return count
 
 
@@ -93,7 +101,11 @@ def _detect(blob_key: str, name: str, detector: str, settings: Settings) -> Dete
 
 
 def _extract(db: Database, image: images.Image, settings: Settings, detector: str, send: Send,
-             label: Callable[[list[str]], None] | None = None, detection: Detection | None = None) -> int:  # fmt: skip
+             label: Callable[[list[str]], None] | None, detection: Detection | None,
+             last_writes: list[tuple[str, tuple]]) -> int:  # fmt: skip
+    """Detect (unless ``detection`` is given), store faces and crops, send them for prediction. Marking the
+    image processed comes after its faces are stored: appended to ``last_writes``, which the caller sends
+    with its own last write."""
     if detection is None:
         detection = _detect(image.blob_key, image.source_name, detector, settings)
     if isinstance(detection, (BlobNotFound, InvalidImage)):
@@ -116,6 +128,6 @@ def _extract(db: Database, image: images.Image, settings: Settings, detector: st
         label(face_ids)
     if face_ids:
         send(task_names.RECLASSIFY_BATCH, {"face_ids": face_ids})
-    images.mark_processed(db, image.image_id, len(face_ids))
+    last_writes.append(images.mark_processed_statement(image.image_id, len(face_ids)))
     log.info("image %s: %d faces (%s)", image.image_id[:12], len(face_ids), detector)
     return len(face_ids)

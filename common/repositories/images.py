@@ -66,11 +66,17 @@ def get(db: Database, image_id: str) -> Image | None:
 
 
 def mark_processed(db: Database, image_id: str, face_count: int) -> None:
-    db.execute(
+    db.execute(*mark_processed_statement(image_id, face_count))
+    read_model.changed(db)
+
+
+def mark_processed_statement(image_id: str, face_count: int) -> tuple[str, tuple]:
+    """``mark_processed`` as a statement, to run together with others (``Database.concurrently``); the
+    caller then calls ``read_model.changed``."""
+    return (
         "UPDATE images SET status = ?, face_count = ?, error = null, processed_at = ? WHERE image_id = ?",
         (PROCESSED, face_count, datetime.now(UTC), image_id),
     )
-    read_model.changed(db)
 
 
 def mark_failed(db: Database, image_id: str, error: str) -> None:

@@ -135,7 +135,12 @@ def record_outcome(db: Database, job_id: str, item_key: str, source_name: str, o
 
 
 def record_extracted(db: Database, job_id: str, item_key: str, faces: int) -> None:
-    db.execute(
+    db.execute(*record_extracted_statement(job_id, item_key, faces))
+
+
+def record_extracted_statement(job_id: str, item_key: str, faces: int) -> tuple[str, tuple]:
+    """``record_extracted`` as a statement, to run together with others (``Database.concurrently``)."""
+    return (
         "UPDATE ingest_job_items SET extracted = true, faces = ?, updated_at = ? "
         "WHERE job_id = ? AND bucket = ? AND item_key = ?",
         (faces, datetime.now(UTC), job_id, bucket_of(item_key, BUCKETS), item_key),
