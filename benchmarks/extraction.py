@@ -5,7 +5,7 @@
 (a) raw: one process per core reads, validates, detects and embeds each image directly;
 (b) system: `start_ingest` of the same images through real Celery workers (ingest + extract),
     Cassandra and the blob store, until the job is done. Measured in steady state, as the system runs
-    for real: a warm-up job of other images (a tenth of N, at least 20) first loads the models in every
+    for real: a warm-up job of other images (a quarter of N, at least 20) first loads the models in every
     worker process and warms Cassandra (a JVM compiles its hot paths in the first minutes), as the raw
     loop warms every process before it is timed.
 The N images are split into ``--rounds`` parts; each part is run by (a) and by (b), in the order
@@ -193,49 +193,10 @@ class PeakMemory:
 POLL_SECONDS = 2.0
 
 
-def warm_cassandra(db, seconds: float, threads: int = 8) -> int:
-    """Run the pipeline's own statements (through the repositories: the same prepared statements, LWT,
-    batches and reads as ingest and extract) from ``threads`` threads for ``seconds``; the images written.
-
-    A JVM runs its hot paths interpreted until it has compiled them, which takes many thousands of calls:
-    right after Cassandra starts (``make test`` restarts it, so does a fresh machine), its CPU per image
-    is two to three times its steady-state cost, and the warm-up job alone (a few hundred statements) does
-    not change that. Production Cassandra has been running for days; this gets the local one there."""
-    import hashlib
-    from concurrent.futures import ThreadPoolExecutor
-
-    from common.repositories import faces, images, jobs
-
-    deadline, vector = time.monotonic() + seconds, np.linspace(-1, 1, 128, dtype=np.float32)
-
-    def work(thread: int) -> int:
-        done = 0
-        while time.monotonic() < deadline:
-            key = f"warm/{thread}/{done}.jpg"
-            image_id = hashlib.sha256(key.encode()).hexdigest()
-            image = images.Image(image_id, f"images/{image_id}.jpg", "warm", key, 1000, 64, 64, "JPEG",
-                                 images.STORED, None, None, "warm", key, None, None)  # fmt: skip
-            jobs.get_items(db, "warm", [key])
-            images.insert_if_absent(db, image)
-            jobs.record_outcome(db, "warm", key, key, jobs.STORED, image_id=image_id)
-            images.get(db, image_id)
-            faces.upsert_many(db, [faces.Face(f"{image_id}-f", image_id, (1, 2, 30, 30), "warm", 0.9, vector,
-                                              "warm", f"crops/{image_id}.jpg")])  # fmt: skip
-            images.mark_processed(db, image_id, 1)
-            jobs.record_extracted(db, "warm", key, 1)
-            done += 1
-            if done % 50 == 0:
-                jobs.progress(db, "warm")
-        return done
-
-    with ThreadPoolExecutor(threads) as pool:
-        return sum(pool.map(work, range(threads)))
-
-
 class SystemRun:
     """(b): one input worker (ingest + extract queues) for every round; each round is one ingest job."""
 
-    def __init__(self, processes: int, warmup: Path, cassandra_warmup: float = 0.0):
+    def __init__(self, processes: int, warmup: Path):
         from common.db import get_database
         from common.ingest_requests import start_ingest
 
@@ -249,9 +210,6 @@ class SystemRun:
         self.memory = PeakMemory(self.worker.pid)
         self.db, self.start_ingest = get_database(), start_ingest
         try:
-            if cassandra_warmup > 0:
-                warmed = warm_cassandra(self.db, cassandra_warmup)
-                print(f"Cassandra warmed up: the pipeline's statements for {warmed} images ({cassandra_warmup:g} s)")
             self._wait(self.start_ingest(self.db, str(warmup), "bench"))  # up, models loaded, Cassandra warm
         except BaseException:
             self.close()
@@ -300,10 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=200, help="images to generate")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved (a)/(b) rounds the images are split in")
     parser.add_argument(
-        "--cassandra-warmup",
-        type=float,
-        default=30.0,
-        help="seconds of the pipeline's statements run against Cassandra first (0: none)",
+        "--warmup-images",
+        type=int,
+        default=0,
+        help="images of the warm-up job before the rounds (default: a quarter of N, at least 20)",
     )
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder of seed images")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
@@ -318,13 +276,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings()
         images = work / "images"
         generate(source_images(args.source), args.n, images)
-        generate(source_images(args.source), max(20, args.n // 10), work / "warmup", seed=99)
+        generate(source_images(args.source), args.warmup_images or max(20, args.n // 4), work / "warmup", seed=99)
         rounds = split_rounds(images, max(1, min(args.rounds, args.n)))
         count = sum(len(files) for files in rounds)
         print(f"{count} images in {len(rounds)} rounds, {args.processes} processes, "
               f"detector {settings.face_detector.value}")  # fmt: skip
         raw = RawLoop(args.processes, sorted(str(p) for p in (work / "warmup").iterdir()))
-        system = SystemRun(args.processes, work / "warmup", args.cassandra_warmup)
+        system = SystemRun(args.processes, work / "warmup")
         figures = []
         try:
             for index, files in enumerate(rounds):
