@@ -174,11 +174,10 @@ class PeakMemory:
             self.peak_kb = max(self.peak_kb, tree_rss_kb(self.pid))
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> PeakMemory:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(self, *exc) -> None:
+    def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -214,7 +213,7 @@ class SystemRun:
         except BaseException:
             self.close()
             raise
-        self.memory.__enter__()
+        self.memory.start()
 
     def run(self, folder: Path) -> tuple[float, int]:
         started = datetime.now(UTC)
@@ -228,7 +227,7 @@ class SystemRun:
         return _wait(self.db, job_id, jobs, interval=interval)
 
     def close(self) -> None:
-        self.memory.__exit__()
+        self.memory.stop()
         os.killpg(self.worker.pid, 15)
         self.worker.wait(60)
 
