@@ -221,10 +221,17 @@ class SystemRun:
         progress = self._wait(job_id, interval=POLL_SECONDS)
         return (_finished_at(self.db, job_id) - started).total_seconds(), progress.counts["faces"]
 
-    def _wait(self, job_id: str, interval: float = 0.5):
+    def _wait(self, job_id: str, interval: float = 0.5, timeout: float = 3600):
         from common.repositories import jobs
 
-        return _wait(self.db, job_id, jobs, interval=interval)
+        deadline = time.monotonic() + timeout
+        while True:
+            progress = jobs.progress(self.db, job_id)
+            if progress and progress.done:
+                return progress
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} not done")
+            time.sleep(interval)
 
     def close(self) -> None:
         self.memory.stop()
@@ -239,17 +246,6 @@ def _finished_at(db, job_id: str) -> datetime:
     rows = db.execute("SELECT updated_at FROM ingest_job_items WHERE job_id = ? AND bucket IN ?",
                       (job_id, list(range(BUCKETS))), fetch_size=5000)  # fmt: skip
     return max(row.updated_at for row in rows).replace(tzinfo=UTC)
-
-
-def _wait(db, job_id: str, jobs, timeout: float = 3600, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        progress = jobs.progress(db, job_id)
-        if progress and progress.done:
-            return progress
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"job {job_id} not done")
-        time.sleep(interval)
 
 
 def main(argv: list[str] | None = None) -> int:

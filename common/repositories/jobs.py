@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from common.db import Database
@@ -167,9 +167,7 @@ def progress(db: Database, job_id: str) -> Progress | None:
         return Progress(job, Counter(job.totals))
     found = Progress(job, _counts(db, job_id))
     if found.done and job.status != "failed":
-        totals = dict(found.counts)
-        db.execute("UPDATE ingest_jobs SET totals = ? WHERE job_id = ?", (json.dumps(totals), job_id))
-        found = Progress(replace(job, totals=totals), found.counts)
+        db.execute("UPDATE ingest_jobs SET totals = ? WHERE job_id = ?", (json.dumps(dict(found.counts)), job_id))
     return found
 
 
