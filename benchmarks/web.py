@@ -61,8 +61,8 @@ def _jpeg(width: int, height: int) -> bytes:
 
 def seed_corpus(db: Database, faces: int, personas: int = PERSONAS) -> dict:
     """Personas, images, faces (synthetic embeddings), confirmed labels and predictions of one active model."""
+    from common.repositories import face_cards, ids, labels, predictions
     from common.repositories import faces as faces_repo
-    from common.repositories import ids, labels, predictions
     from common.repositories import personas as personas_repo
     from common.storage import content_key, get_blob_store, sha256_hex
 
@@ -99,10 +99,10 @@ def seed_corpus(db: Database, faces: int, personas: int = PERSONAS) -> dict:
             who = int(rng.integers(personas))
             vector = centers[who] + rng.normal(0, 0.05, 128).astype(np.float32)
             face_rows.append((face_id, image_id, *box, faces_repo.encode_embedding(vector), crop_key, now))
-            by_image.append((image_id, face_id, *box))
+            by_image.append((image_id, face_id, *box, crop_key, now))
             if confirmed_so_far[who] < CONFIRMED_PER_PERSONA:
                 confirmed_so_far[who] += 1
-                label_rows.append((face_id, persona_ids[who]))
+                label_rows.append((face_id, persona_ids[who], image_id))
                 continue
             unknown = rng.random() < UNKNOWN_SHARE
             score = float(rng.uniform(0.3, 1.0))
@@ -115,15 +115,19 @@ def seed_corpus(db: Database, faces: int, personas: int = PERSONAS) -> dict:
             "embedding, embedder, crop_key, created_at) VALUES (?, ?, ?, ?, ?, ?, 'bench', 0.99, ?, 'bench-128', ?, ?)",
             face_rows, concurrency=96)  # fmt: skip
         db.execute_many(
-            "INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height) "
-            "VALUES (?, ?, ?, ?, ?, ?)", by_image, concurrency=96)  # fmt: skip
+            "INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height, detector, "
+            "det_score, crop_key, card_since) VALUES (?, ?, ?, ?, ?, ?, 'bench', 0.99, ?, ?)",
+            by_image, concurrency=96)  # fmt: skip
         db.execute_many(
             "INSERT INTO labels_by_face (face_id, persona_id, verdict, labeled_by, labeled_at) "
-            "VALUES (?, ?, 'confirm', 'bench', ?)", [(f, p, now) for f, p in label_rows], concurrency=96)  # fmt: skip
+            "VALUES (?, ?, 'confirm', 'bench', ?)",
+            [(f, p, now) for f, p, _ in label_rows], concurrency=96)  # fmt: skip
+        db.execute_many(face_cards.LABEL_CQL, [face_cards.label_row(i, f, p, "confirm", "bench")
+                                               for f, p, i in label_rows], concurrency=96)  # fmt: skip
         db.execute_many(
             "INSERT INTO labels_by_persona (persona_id, bucket, face_id, verdict, labeled_by, labeled_at) "
             "VALUES (?, ?, ?, 'confirm', 'bench', ?)",
-            [(p, ids.bucket_of(f, labels.BUCKETS), f, now) for f, p in label_rows], concurrency=96)  # fmt: skip
+            [(p, ids.bucket_of(f, labels.BUCKETS), f, now) for f, p, _ in label_rows], concurrency=96)  # fmt: skip
         predictions.put_many(db, [predictions.Prediction(f, p, s, 0.4, MODEL_VERSION, i, now)
                                   for f, p, s, i in prediction_rows], replace_old=False)  # fmt: skip
         _progress(f"{lo + count}/{faces} faces ({time.perf_counter() - started:.0f} s)")

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from common.db import Database
-from common.repositories import events, faces, images, labels, personas, predictions
+from common.repositories import events, face_cards, faces, images, labels, personas, predictions
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ def _label(db: Database, face_id: str, persona_id: uuid.UUID, verdict: str, acto
         raise NotFound(f"no face {face_id}")
     _persona(db, persona_id)
     previous_prediction = predictions.for_face(db, face_id)
-    before = labels.put(db, face_id, persona_id, verdict, actor)
-    predictions.delete_for_face(db, face_id)
+    before = labels.put(db, face_id, persona_id, verdict, actor, face.image_id)
+    predictions.delete_for_face(db, face_id, face.image_id)
     payload = {
         "face_id": face_id,
         "image_id": face.image_id,
@@ -148,16 +148,19 @@ def merge_personas(db: Database, source_id: uuid.UUID, target_id: uuid.UUID, act
     source = _persona(db, source_id)
     target = _persona(db, target_id)
     moved = labels.for_persona(db, source_id)
+    image_of = face_cards.image_ids(db, [label.face_id for label in moved])
     previous: dict[str, list[dict]] = {}
     for label in moved:
         current = labels.for_face(db, label.face_id)
         previous[label.face_id] = [_label_dict(lab) for lab in current]
         target_verdict = next((lab.verdict for lab in current if lab.persona_id == target_id), None)
-        labels.remove(db, label.face_id, source_id)
+        image_id = image_of.get(label.face_id)
+        labels.remove(db, label.face_id, source_id, image_id)
         if label.verdict == labels.CONFIRM:
-            labels.put(db, label.face_id, target_id, labels.CONFIRM, label.labeled_by or actor)
+            labels.put(db, label.face_id, target_id, labels.CONFIRM, label.labeled_by or actor, image_id)
         elif target_verdict is None:
-            labels.write(db, labels.Label(label.face_id, target_id, labels.REJECT, label.labeled_by, label.labeled_at))
+            labels.write(db, labels.Label(label.face_id, target_id, labels.REJECT, label.labeled_by, label.labeled_at),
+                         image_id)  # fmt: skip
     personas.delete(db, source_id)
     payload = {
         "source": {"persona_id": str(source_id), "name": source.name, "created_by": source.created_by},
@@ -182,8 +185,9 @@ def delete_persona(db: Database, persona_id: uuid.UUID, actor: str, erase_faces:
             if face is not None and face.image_id not in erased_images:
                 erased_images.add(face.image_id)
                 _erase_image(db, face.image_id)
+    image_of = face_cards.image_ids(db, [label.face_id for label in own])
     for label in own:
-        labels.remove(db, label.face_id, persona_id)
+        labels.remove(db, label.face_id, persona_id, image_of.get(label.face_id))
     personas.delete(db, persona_id)
     payload = {
         "name": persona.name,
@@ -203,8 +207,8 @@ def _erase_image(db: Database, image_id: str) -> None:
     image = images.get(db, image_id)
     for face in faces.for_image(db, image_id):
         for label in labels.for_face(db, face.face_id):
-            labels.remove(db, face.face_id, label.persona_id)
-        predictions.delete_for_face(db, face.face_id)
+            labels.remove(db, face.face_id, label.persona_id, image_id)
+        predictions.delete_for_face(db, face.face_id, image_id)
         if face.crop_key:
             store.delete(face.crop_key)
     faces.delete_for_image(db, image_id)

@@ -71,7 +71,7 @@ def reextract_image(db: Database, image_id: str, settings: Settings, detector: s
             flagged += 1
         else:
             faces.delete(db, image_id, face.face_id)
-            predictions.delete_for_face(db, face.face_id)
+            predictions.delete_for_face(db, face.face_id, image_id)
             store.delete(face.crop_key or crop_key(face.face_id))
             removed += 1
 

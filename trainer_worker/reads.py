@@ -12,6 +12,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 
 from common.db import Database
 from common.db.retry import call_with_backoff
+from common.repositories import face_cards
 from common.repositories.faces import decode_embedding
 from common.repositories.labels import CONFIRM, REJECT
 
@@ -54,8 +55,9 @@ def face_vectors(db: Database, face_ids: Iterable[str]) -> dict[str, FaceVector]
 
 def face_ids_of_images(db: Database, image_ids: Iterable[str]) -> dict[str, list[str]]:
     ids = list(dict.fromkeys(image_ids))
-    rows = read_many(db, "SELECT face_id FROM faces_by_image WHERE image_id = ?", [(i,) for i in ids])
-    return {image_id: [r.face_id for r in found] for image_id, found in zip(ids, rows, strict=True)}
+    rows = read_many(db, "SELECT face_id, box_left FROM faces_by_image WHERE image_id = ?", [(i,) for i in ids])
+    return {image_id: [r.face_id for r in found if face_cards.is_face(r)]
+            for image_id, found in zip(ids, rows, strict=True)}  # fmt: skip
 
 
 @dataclass

@@ -15,7 +15,7 @@ import redis
 
 from common import read_model, redis_client
 from common.db import Database
-from common.repositories import faces, images, labels, personas, predictions
+from common.repositories import face_cards, faces, images, labels, personas, predictions
 from common.repositories.ids import UNKNOWN_PERSONA
 
 log = logging.getLogger(__name__)
@@ -289,25 +289,27 @@ def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None =
     face_rows, label_rows, prediction_rows = parts if parts is not None else _face_parts(db, [face_id])[face_id]
     if not face_rows:
         return None
-    face = faces._face(face_rows[0])
-    names = names if names is not None else persona_names(db)
-    face_labels = [labels.Label(r.face_id, r.persona_id, r.verdict, r.labeled_by or "", r.labeled_at)
-                   for r in label_rows]  # fmt: skip
+    r = face_rows[0]
     p = prediction_rows[0] if prediction_rows else None
-    prediction = (
-        None
-        if p is None
-        else predictions.Prediction(
-            p.face_id, p.persona_id, p.score or 0.0, p.distance, p.model_version or 0, None, p.predicted_at
-        )
-    )
+    card = face_cards.Card(
+        r.face_id, r.image_id, (r.box_left, r.box_top, r.box_width, r.box_height), r.detector or "", r.det_score,
+        r.crop_key or "", [face_cards.CardLabel(x.persona_id, x.verdict, x.labeled_by or "") for x in label_rows],
+        None if p is None else face_cards.CardPrediction(p.persona_id, p.score or 0.0, p.distance,
+                                                         p.model_version or 0),
+    )  # fmt: skip
+    return _card_dict(card, names if names is not None else persona_names(db))
+
+
+def _card_dict(card: face_cards.Card, names: dict[uuid.UUID, str]) -> dict:
+    p = card.prediction
+    left, top, width, height = card.box
     return {
-        "face_id": face.face_id,
-        "image_id": face.image_id,
-        "box": {"left": face.box[0], "top": face.box[1], "width": face.box[2], "height": face.box[3]},
-        "detector": face.detector,
-        "det_score": face.det_score,
-        "crop_url": crop_url(face.crop_key),
+        "face_id": card.face_id,
+        "image_id": card.image_id,
+        "box": {"left": left, "top": top, "width": width, "height": height},
+        "detector": card.detector,
+        "det_score": card.det_score,
+        "crop_url": crop_url(card.crop_key),
         "labels": [
             {
                 "persona_id": str(lab.persona_id),
@@ -315,34 +317,42 @@ def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None =
                 "verdict": lab.verdict,
                 "labeled_by": lab.labeled_by,
             }
-            for lab in face_labels
+            for lab in card.labels
         ],
         "prediction": None
-        if prediction is None
+        if p is None
         else {
-            "persona_id": str(prediction.persona_id) if prediction.persona_id else None,
-            "persona": names.get(prediction.persona_id) if prediction.persona_id else None,
-            "score": prediction.score,
-            "distance": prediction.distance,
-            "model_version": prediction.model_version,
+            "persona_id": str(p.persona_id) if p.persona_id else None,
+            "persona": names.get(p.persona_id) if p.persona_id else None,
+            "score": p.score,
+            "distance": p.distance,
+            "model_version": p.model_version,
         },
     }
 
 
 def image_detail(db: Database, image_id: str) -> dict | None:
-    image_rows, index_rows = db.concurrently(
-        [
-            ("SELECT * FROM images WHERE image_id = ?", (image_id,)),
-            ("SELECT face_id FROM faces_by_image WHERE image_id = ?", (image_id,)),
-        ],
+    """The image and its faces: one round (the image row, its partition of face cards); faces stored
+    before cards existed (migration 0006) are read from the face tables."""
+    image_rows, card_rows = db.concurrently(
+        [("SELECT * FROM images WHERE image_id = ?", (image_id,)), (face_cards.CARDS_OF_IMAGE_CQL, (image_id,))]
     )
     if not image_rows:
         return None
     image = images._image(image_rows[0])
     names = persona_names(db)
-    face_ids = [r.face_id for r in index_rows]
-    parts = _face_parts(db, face_ids)
-    face_rows = [face_detail(db, fid, names, parts[fid]) for fid in face_ids]
+    by_id: dict[str, dict | None] = {}
+    older = []
+    for row in card_rows:
+        if face_cards.has_card(row):
+            by_id[row.face_id] = _card_dict(face_cards.from_row(row), names)
+        elif face_cards.is_face(row):
+            older.append(row.face_id)
+            by_id[row.face_id] = None
+    parts = _face_parts(db, older)
+    for face_id in older:
+        by_id[face_id] = face_detail(db, face_id, names, parts[face_id])
+    face_rows = list(by_id.values())
     return {
         "image_id": image.image_id,
         "source": image.source,

@@ -10,6 +10,7 @@ import numpy as np
 
 from common import read_model
 from common.db import Database
+from common.repositories import face_cards
 
 EMBEDDING_DTYPE = np.dtype("<f4")
 
@@ -67,10 +68,11 @@ def upsert_many(db: Database, found: list[Face]) -> None:
                     face.created_at or datetime.now(UTC),
                 ),
             ))  # fmt: skip
-            statements.append((
-                "INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (face.image_id, face.face_id, left, top, width, height),
+            statements.append((  # the face's card (common.repositories.face_cards): labels come later
+                "INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height, detector, "
+                "det_score, crop_key, card_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (face.image_id, face.face_id, left, top, width, height, face.detector, face.det_score, face.crop_key,
+                 face.created_at or datetime.now(UTC)),
             ))  # fmt: skip
         db.unlogged_batch(statements)
     if found:
@@ -92,7 +94,8 @@ def get_many(db: Database, face_ids: list[str]) -> dict[str, Face]:
 
 
 def ids_for_image(db: Database, image_id: str) -> list[str]:
-    return [r.face_id for r in db.execute("SELECT face_id FROM faces_by_image WHERE image_id = ?", (image_id,))]
+    rows = db.execute("SELECT face_id, box_left FROM faces_by_image WHERE image_id = ?", (image_id,))
+    return [r.face_id for r in rows if face_cards.is_face(r)]
 
 
 def for_image(db: Database, image_id: str) -> list[Face]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from common import read_model
 from common.db import Database
+from common.repositories import face_cards
 from common.repositories.ids import bucket_of
 
 BUCKETS = 8
@@ -37,52 +38,67 @@ def confirmed_persona(labels: list[Label]) -> uuid.UUID | None:
     return next((lab.persona_id for lab in labels if lab.verdict == CONFIRM), None)
 
 
-def put(db: Database, face_id: str, persona_id: uuid.UUID, verdict: str, actor: str) -> list[Label]:
+def put(db: Database, face_id: str, persona_id: uuid.UUID, verdict: str, actor: str,
+        image_id: str | None = None) -> list[Label]:  # fmt: skip
     """Record a verdict; confirming a face for P removes its confirmation for any other persona.
 
-    Returns the labels the face had before, so the caller can record them for undo.
+    Returns the labels the face had before, so the caller can record them for undo. ``image_id`` (the
+    face's image, for its card) is looked up when not given.
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}")
     before = for_face(db, face_id)
+    image_id = image_id or _image_of(db, face_id)
     if verdict == CONFIRM:
         for old in before:
             if old.verdict == CONFIRM and old.persona_id != persona_id:
-                remove(db, face_id, old.persona_id)
+                remove(db, face_id, old.persona_id, image_id)
     now = datetime.now(UTC)
-    write(db, Label(face_id, persona_id, verdict, actor, now))
+    write(db, Label(face_id, persona_id, verdict, actor, now), image_id)
     return before
 
 
-def write(db: Database, label: Label) -> None:
+def _image_of(db: Database, face_id: str) -> str | None:
+    return face_cards.image_ids(db, [face_id]).get(face_id)
+
+
+def write(db: Database, label: Label, image_id: str | None = None) -> None:
+    """The label in both label tables and on the face's card (none when the face is gone)."""
     params = (label.verdict, label.labeled_by, label.labeled_at or datetime.now(UTC))
-    db.execute(
-        "INSERT INTO labels_by_face (face_id, persona_id, verdict, labeled_by, labeled_at) VALUES (?, ?, ?, ?, ?)",
-        (label.face_id, label.persona_id, *params),
-    )
-    db.execute(
-        "INSERT INTO labels_by_persona (persona_id, bucket, face_id, verdict, labeled_by, labeled_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (label.persona_id, bucket_of(label.face_id, BUCKETS), label.face_id, *params),
-    )
+    statements = [
+        ("INSERT INTO labels_by_face (face_id, persona_id, verdict, labeled_by, labeled_at) VALUES (?, ?, ?, ?, ?)",
+         (label.face_id, label.persona_id, *params)),
+        ("INSERT INTO labels_by_persona (persona_id, bucket, face_id, verdict, labeled_by, labeled_at) "
+         "VALUES (?, ?, ?, ?, ?, ?)", (label.persona_id, bucket_of(label.face_id, BUCKETS), label.face_id, *params)),
+    ]  # fmt: skip
+    image_id = image_id or _image_of(db, label.face_id)
+    if image_id:
+        statements.append(face_cards.label_statement(image_id, label.face_id, label.persona_id, label.verdict,
+                                                     label.labeled_by))  # fmt: skip
+    db.concurrently(statements)
     read_model.changed(db)
 
 
-def remove(db: Database, face_id: str, persona_id: uuid.UUID) -> None:
-    db.execute("DELETE FROM labels_by_face WHERE face_id = ? AND persona_id = ?", (face_id, persona_id))
-    db.execute(
-        "DELETE FROM labels_by_persona WHERE persona_id = ? AND bucket = ? AND face_id = ?",
-        (persona_id, bucket_of(face_id, BUCKETS), face_id),
-    )
+def remove(db: Database, face_id: str, persona_id: uuid.UUID, image_id: str | None = None) -> None:
+    statements = [
+        ("DELETE FROM labels_by_face WHERE face_id = ? AND persona_id = ?", (face_id, persona_id)),
+        ("DELETE FROM labels_by_persona WHERE persona_id = ? AND bucket = ? AND face_id = ?",
+         (persona_id, bucket_of(face_id, BUCKETS), face_id)),
+    ]  # fmt: skip
+    image_id = image_id or _image_of(db, face_id)
+    if image_id:
+        statements.append(face_cards.unlabel_statement(image_id, face_id, persona_id))
+    db.concurrently(statements)
     read_model.changed(db)
 
 
 def restore(db: Database, face_id: str, previous: list[Label]) -> None:
     """Put a face's labels back exactly as ``previous`` (undo)."""
+    image_id = _image_of(db, face_id)
     for current in for_face(db, face_id):
-        remove(db, face_id, current.persona_id)
+        remove(db, face_id, current.persona_id, image_id)
     for label in previous:
-        write(db, label)
+        write(db, label, image_id)
 
 
 def for_persona(db: Database, persona_id: uuid.UUID, verdict: str | None = None) -> list[Label]:

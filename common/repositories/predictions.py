@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from common import read_model
 from common.db import Database
+from common.repositories import face_cards
 from common.repositories.ids import UNKNOWN_PERSONA, bucket_of
 
 BUCKETS = 8
@@ -36,23 +37,29 @@ def for_face(db: Database, face_id: str) -> Prediction | None:
 
 
 def put(db: Database, prediction: Prediction) -> None:
-    """Write (or replace) the face's prediction; its old review-queue row is removed first."""
+    """Write (or replace) the face's prediction and its card's; its old review-queue row is removed first."""
     old = for_face(db, prediction.face_id)
     if old is not None:
         _delete_queue_row(db, old)
-    db.execute(
-        "INSERT INTO predictions_by_face (face_id, persona_id, score, distance, model_version, predicted_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (prediction.face_id, prediction.persona_id, prediction.score, prediction.distance,
-         prediction.model_version, prediction.predicted_at or datetime.now(UTC)),
-    )  # fmt: skip
-    db.execute(
-        "INSERT INTO predictions_by_persona (persona_id, model_version, bucket, score, face_id, image_id, distance) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (_key(prediction.persona_id), prediction.model_version, bucket_of(prediction.face_id, BUCKETS),
-         prediction.score, prediction.face_id, prediction.image_id, prediction.distance),
-    )  # fmt: skip
+    image_id = prediction.image_id or face_cards.image_ids(db, [prediction.face_id]).get(prediction.face_id)
+    statements = [
+        ("INSERT INTO predictions_by_face (face_id, persona_id, score, distance, model_version, predicted_at) "
+         "VALUES (?, ?, ?, ?, ?, ?)",
+         (prediction.face_id, prediction.persona_id, prediction.score, prediction.distance,
+          prediction.model_version, prediction.predicted_at or datetime.now(UTC))),
+        ("INSERT INTO predictions_by_persona (persona_id, model_version, bucket, score, face_id, image_id, distance) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+         (_key(prediction.persona_id), prediction.model_version, bucket_of(prediction.face_id, BUCKETS),
+          prediction.score, prediction.face_id, image_id, prediction.distance)),
+    ]  # fmt: skip
+    if image_id:
+        statements.append((face_cards.PREDICTION_CQL, _card_row(prediction, image_id)))
+    db.concurrently(statements)
     read_model.changed(db)
+
+
+def _card_row(p: Prediction, image_id: str) -> tuple:
+    return face_cards.prediction_row(image_id, p.face_id, p.persona_id, p.score, p.distance, p.model_version)
 
 
 def _delete_queue_row(db: Database, old: Prediction) -> None:
@@ -63,12 +70,17 @@ def _delete_queue_row(db: Database, old: Prediction) -> None:
     )
 
 
-def delete_for_face(db: Database, face_id: str) -> None:
-    """A labeled face leaves the review queues (labels are ground truth; it is not predicted again)."""
+def delete_for_face(db: Database, face_id: str, image_id: str | None = None) -> None:
+    """A labeled face leaves the review queues (labels are ground truth; it is not predicted again), and its
+    card shows no prediction. ``image_id`` (the face's image) is looked up when not given."""
     old = for_face(db, face_id)
     if old is not None:
         _delete_queue_row(db, old)
-    db.execute("DELETE FROM predictions_by_face WHERE face_id = ?", (face_id,))
+    statements = [("DELETE FROM predictions_by_face WHERE face_id = ?", (face_id,))]
+    image_id = image_id or face_cards.image_ids(db, [face_id]).get(face_id)
+    if image_id:
+        statements.append(face_cards.clear_prediction_statement(image_id, face_id))
+    db.concurrently(statements)
     read_model.changed(db)
 
 
@@ -134,6 +146,11 @@ def put_many(db: Database, new: list[Prediction], replace_old: bool = True) -> N
     )
     _insert_queue_rows(db, [(_key(p.persona_id), p.model_version, bucket_of(p.face_id, BUCKETS), p.score, p.face_id,
                              p.image_id, p.distance) for p in new])  # fmt: skip
+    found = face_cards.image_ids(db, [p.face_id for p in new if not p.image_id])
+    db.execute_many(
+        face_cards.PREDICTION_CQL,
+        [_card_row(p, p.image_id or found[p.face_id]) for p in new if p.image_id or p.face_id in found],
+    )
     stale = []
     for p in new:
         o = old.get(p.face_id)
