@@ -95,6 +95,11 @@ def image_ids(db: Database, face_ids: Iterable[str]) -> dict[str, str]:
     return {face_id: rows[0].image_id for face_id, rows in zip(ids, results, strict=True) if rows and rows[0].image_id}
 
 
+def image_of(db: Database, face_id: str) -> str | None:
+    """The image of one face (None when the face is gone)."""
+    return image_ids(db, [face_id]).get(face_id)
+
+
 def is_face(row: Any) -> bool:
     """A ``faces_by_image`` row that stands for a stored face (not a late card write after its deletion)."""
     return row.box_left is not None

@@ -48,7 +48,7 @@ def put(db: Database, face_id: str, persona_id: uuid.UUID, verdict: str, actor: 
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}")
     before = for_face(db, face_id)
-    image_id = image_id or _image_of(db, face_id)
+    image_id = image_id or face_cards.image_of(db, face_id)
     if verdict == CONFIRM:
         for old in before:
             if old.verdict == CONFIRM and old.persona_id != persona_id:
@@ -56,10 +56,6 @@ def put(db: Database, face_id: str, persona_id: uuid.UUID, verdict: str, actor: 
     now = datetime.now(UTC)
     write(db, Label(face_id, persona_id, verdict, actor, now), image_id)
     return before
-
-
-def _image_of(db: Database, face_id: str) -> str | None:
-    return face_cards.image_ids(db, [face_id]).get(face_id)
 
 
 def write(db: Database, label: Label, image_id: str | None = None) -> None:
@@ -71,7 +67,7 @@ def write(db: Database, label: Label, image_id: str | None = None) -> None:
         ("INSERT INTO labels_by_persona (persona_id, bucket, face_id, verdict, labeled_by, labeled_at) "
          "VALUES (?, ?, ?, ?, ?, ?)", (label.persona_id, bucket_of(label.face_id, BUCKETS), label.face_id, *params)),
     ]  # fmt: skip
-    image_id = image_id or _image_of(db, label.face_id)
+    image_id = image_id or face_cards.image_of(db, label.face_id)
     if image_id:
         statements.append(face_cards.label_statement(image_id, label.face_id, label.persona_id, label.verdict,
                                                      label.labeled_by))  # fmt: skip
@@ -85,7 +81,7 @@ def remove(db: Database, face_id: str, persona_id: uuid.UUID, image_id: str | No
         ("DELETE FROM labels_by_persona WHERE persona_id = ? AND bucket = ? AND face_id = ?",
          (persona_id, bucket_of(face_id, BUCKETS), face_id)),
     ]  # fmt: skip
-    image_id = image_id or _image_of(db, face_id)
+    image_id = image_id or face_cards.image_of(db, face_id)
     if image_id:
         statements.append(face_cards.unlabel_statement(image_id, face_id, persona_id))
     db.concurrently(statements)
@@ -94,7 +90,7 @@ def remove(db: Database, face_id: str, persona_id: uuid.UUID, image_id: str | No
 
 def restore(db: Database, face_id: str, previous: list[Label]) -> None:
     """Put a face's labels back exactly as ``previous`` (undo)."""
-    image_id = _image_of(db, face_id)
+    image_id = face_cards.image_of(db, face_id)
     for current in for_face(db, face_id):
         remove(db, face_id, current.persona_id, image_id)
     for label in previous:

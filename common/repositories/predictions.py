@@ -41,7 +41,7 @@ def put(db: Database, prediction: Prediction) -> None:
     old = for_face(db, prediction.face_id)
     if old is not None:
         _delete_queue_row(db, old)
-    image_id = prediction.image_id or face_cards.image_ids(db, [prediction.face_id]).get(prediction.face_id)
+    image_id = prediction.image_id or face_cards.image_of(db, prediction.face_id)
     statements = [
         ("INSERT INTO predictions_by_face (face_id, persona_id, score, distance, model_version, predicted_at) "
          "VALUES (?, ?, ?, ?, ?, ?)",
@@ -77,7 +77,7 @@ def delete_for_face(db: Database, face_id: str, image_id: str | None = None) -> 
     if old is not None:
         _delete_queue_row(db, old)
     statements = [("DELETE FROM predictions_by_face WHERE face_id = ?", (face_id,))]
-    image_id = image_id or face_cards.image_ids(db, [face_id]).get(face_id)
+    image_id = image_id or face_cards.image_of(db, face_id)
     if image_id:
         statements.append(face_cards.clear_prediction_statement(image_id, face_id))
     db.concurrently(statements)
