@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, request, url_for
 
 from common.settings import get_settings
 
@@ -36,7 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="pp_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),  # from login: not moved on by each request
+        SESSION_REFRESH_EACH_REQUEST=False,
         JSON_SORT_KEYS=False,
     )
     if config:
@@ -53,7 +55,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.globals.update(
         csrf_token=page_cache.csrf_token,
         current_user=page_cache.current_user,
+        nav_urls=nav_urls,
         face_cards=cards_html.face_cards,
+        face_boxes=cards_html.face_boxes,
+        face_rows=cards_html.face_rows,
         persona_options=cards_html.persona_options,
     )
     app.jinja_env.filters["pct"] = lambda v: "-" if v is None else f"{100 * float(v):.1f}%"
@@ -65,6 +70,23 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("TESTING"):
         auth.bootstrap_admin()
     return app
+
+
+NAV_ENDPOINTS = ("pages.dashboard", "pages.personas_list", "pages.unknown", "pages.images_list", "pages.ingest",
+                 "pages.models", "pages.events_list", "auth.logout")  # fmt: skip
+LAYOUT_ASSETS = ("favicon.svg", "app.css", "app.js")
+
+
+def nav_urls() -> dict[str, str]:
+    """The layout's links and assets (``base.html``): the same on every page, so built once per script root
+    rather than a dozen ``url_for`` calls per page. Keys: endpoint names, and ``static/<file>``."""
+    return _nav_urls(request.script_root)
+
+
+@functools.lru_cache(maxsize=8)
+def _nav_urls(script_root: str) -> dict[str, str]:
+    urls = {endpoint: url_for(endpoint) for endpoint in NAV_ENDPOINTS}
+    return urls | {f"static/{name}": url_for("static", filename=name) for name in LAYOUT_ASSETS}
 
 
 def _security_headers(response):

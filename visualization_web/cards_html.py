@@ -1,6 +1,6 @@
-"""Face cards and persona options as HTML, built in Python: pages show hundreds of them, and a Jinja macro
-call per card costs more than the page's database reads. Same markup as ``macros.html: face_card``;
-every value is escaped."""
+"""Face cards, persona options and an image's face boxes as HTML, built in Python: pages show hundreds of
+them, and a Jinja macro call (or attribute lookups in a loop) per face costs more than the page's database
+reads. Face cards have the markup of ``macros.html: face_card``; every value is escaped."""
 
 from __future__ import annotations
 
@@ -50,3 +50,52 @@ def persona_options(people: list, exclude: object = None) -> Markup:
         _options[id(people)] = hit = (people, rendered)
     skip = str(exclude) if exclude is not None else None
     return Markup("".join(html for pid, html in hit[1] if pid != skip))
+
+
+def _box_label(face: dict) -> tuple[str, str]:
+    """What a face's box says, and its colour: its confirmed persona, else its prediction, else unknown."""
+    confirmed = [lab for lab in face["labels"] if lab["verdict"] == "confirm"]
+    if confirmed:
+        return confirmed[0]["persona"] or "confirmed", "#2e9e44"
+    p = face["prediction"]
+    if p and p["persona"]:
+        return f"{p['persona']} {p['score']:.2f}", "#e0a800"
+    return "unknown", "#d0342c"
+
+
+def face_boxes(image: dict) -> Markup:
+    """The SVG boxes of an image's faces, each linking to its row and labelled with :func:`_box_label`
+    (stroke and font scale with the image width)."""
+    stroke = max(2, (image["width"] or 1000) // 300)
+    parts = []
+    for face in image["faces"]:
+        label, color = _box_label(face)
+        box = face["box"]
+        parts.append(
+            f'<a href="#face-{escape(face["face_id"])}"><rect x="{box["left"]}" y="{box["top"]}" '
+            f'width="{box["width"]}" height="{box["height"]}" fill="none" stroke="{color}" stroke-width="{stroke}"/>'
+            f'<text x="{box["left"]}" y="{max(box["top"] - stroke * 2, stroke * 8)}" fill="{color}" '
+            f'font-size="{stroke * 8}" font-family="sans-serif" stroke="#000" stroke-width="{stroke / 4}">'
+            f"{escape(label)}</text></a>"
+        )
+    return Markup("\n".join(parts))
+
+
+def face_rows(image: dict) -> Markup:
+    """A table row per face of an image: crop, box, labels, prediction."""
+    parts = []
+    for face in image["faces"]:
+        box = face["box"]
+        crop = (f'<img src="{escape(face["crop_url"])}" alt="" width="48" height="48">'
+                if face["crop_url"] else "")  # fmt: skip
+        labels = "".join(f"<div>{escape(lab['verdict'])}: {escape(lab['persona'] or lab['persona_id'])}</div>"
+                         for lab in face["labels"])  # fmt: skip
+        p = face["prediction"]
+        prediction = (f"{escape(p['persona'] or 'unknown')} {p['score']:.2f} (model {p['model_version']})"
+                      if p else "&ndash;")  # fmt: skip
+        parts.append(
+            f'<tr id="face-{escape(face["face_id"])}"><td>{crop}</td>'
+            f"<td>{box['left']},{box['top']} {box['width']}&times;{box['height']}</td>"
+            f"<td>{labels}</td><td>{prediction}</td></tr>"
+        )
+    return Markup("\n".join(parts))

@@ -1,10 +1,12 @@
 """Rendered review pages (persona, image), kept in Redis until the data under them changes.
 
-A page is stored under the read-model generation (``common.read_model``), the viewer's
-role and the request path with its query. Every write to labels, predictions,
-personas, faces, images or the active model bumps the generation, so the next
-request renders afresh; until then every web process serves the stored HTML. Entries
-also expire after ``page_cache_seconds`` (a bound on staleness should a bump be lost).
+A page is stored under the viewer's role and the request path with its query, tagged with the read-model
+generation (``common.read_model``) read before it was rendered. Every write to labels, predictions,
+personas, faces, images or the active model bumps the generation, so a stored page is served only while
+the generation it was rendered under stands; the next request renders afresh and replaces it. One MGET
+reads the generation and the stored page together: a hit costs one Redis round trip, a miss two (with
+the SET), and the page's own reads use the same generation (``read_generation.pinned``). Entries also
+expire after ``page_cache_seconds`` (a bound on staleness should a bump be lost).
 
 Per-viewer parts (the CSRF token, the user name) are rendered as sentinels derived
 from the secret key and filled in per request, so one entry serves every viewer of
@@ -26,9 +28,9 @@ from flask import after_this_request, current_app, g, session
 from markupsafe import escape
 
 from common import redis_client
-from common.read_model import generation
+from common.read_model import generation_key
 from common.settings import get_settings
-from visualization_web import csrf
+from visualization_web import csrf, read_generation
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +61,22 @@ def current_user() -> Any:
     return user
 
 
-def _key(client: redis.Redis, page: str) -> str | None:
+def _key(page: str) -> str | None:
     user = g.get("user")
     if user is None or session.get("_flashes"):
         return None
+    return f"pp:{get_settings().cassandra_keyspace}:page:{user.role}:{page}"
+
+
+def _lookup(client: redis.Redis, key: str) -> tuple[int, str | None]:
+    """The current generation and the page stored under ``key`` if it was rendered under that generation."""
     keyspace = get_settings().cassandra_keyspace
-    return f"pp:{keyspace}:page:{generation(client, keyspace)}:{user.role}:{page}"
+    current, stored = client.mget([generation_key(keyspace), key])
+    current = int(current or 0)
+    if stored is None:
+        return current, None
+    tag, _, html = stored.partition(b"\n")
+    return current, html.decode() if tag == str(current).encode() else None
 
 
 def _personalize(html: str) -> str:
@@ -81,28 +93,29 @@ def serve(page: str, render: Callable[[], Any]) -> Any:
     seconds = get_settings().page_cache_seconds
     if seconds <= 0 or redis_client.unavailable():
         return render()
+    key = _key(page)
+    if key is None:
+        return render()
     try:
         client = redis_client.redis_connection()
-        key = _key(client, page)
-        hit = client.get(key) if key else None
+        current, hit = _lookup(client, key)
     except redis.RedisError as exc:
         redis_client.note_failure()
         log.warning("page cache unavailable: %s", exc)
         return render()
-    if key is None:
-        return render()
     if hit is not None:
         _report("hit")
-        return _personalize(hit.decode())
+        return _personalize(hit)
     g.page_cache_rendering = True
     try:
-        page = render()
+        with read_generation.pinned(get_settings().cassandra_keyspace, current):
+            page = render()
     finally:
         g.page_cache_rendering = False
     if not isinstance(page, str):
         return page
     try:
-        client.set(key, page.encode(), ex=seconds)
+        client.set(key, f"{current}\n{page}".encode(), ex=seconds)
     except redis.RedisError as exc:
         redis_client.note_failure()
         log.warning("page not cached: %s", exc)

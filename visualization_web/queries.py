@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
-from common import read_model, redis_client
 from common.db import Database
 from common.repositories import face_cards, faces, images, labels, personas, predictions
 from common.repositories.ids import UNKNOWN_PERSONA
+from visualization_web import read_generation
 
 log = logging.getLogger(__name__)
 
@@ -246,12 +244,7 @@ def _persona_list(db: Database) -> tuple[list[personas.Persona], dict[uuid.UUID,
     """Every persona sorted by name, and id -> name. Kept per process while the read-model generation stands
     (every write to personas moves it: ``common.read_model``), at most a minute; read afresh when Redis is
     unreachable."""
-    current = None
-    if not redis_client.unavailable():
-        try:
-            current = read_model.generation(redis_client.redis_connection(), db.keyspace)
-        except redis.RedisError:
-            redis_client.note_failure()
+    current = read_generation.current(db.keyspace)
     now = time.monotonic()
     hit = _personas.get(db.keyspace)
     if current is not None and hit is not None and hit[0] == current and now - hit[1] < PERSONAS_SECONDS:

@@ -1,8 +1,12 @@
 """Login, roles, CSRF, API tokens, security headers, inert user strings."""
 
+import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
 import pytest
 
-from tests.integration.visualization_web.conftest import ADMIN_PASSWORD, Browser
+from tests.integration.visualization_web.conftest import ADMIN_PASSWORD, PASSWORD, Browser
 
 PAGES = ["/", "/personas", "/unknown", "/images", "/ingest", "/models", "/events"]
 
@@ -97,6 +101,15 @@ def test_logout_ends_the_session(login):
     browser = login("labeler")
     assert browser.form("/logout").status_code == 302
     assert browser.get("/api/v1/me").status_code == 401
+
+
+def test_a_login_lasts_twelve_hours_from_the_login_however_busy_the_session(web):
+    browser = Browser(web)
+    cookie = browser.login("labeler", PASSWORD).headers["Set-Cookie"]
+    expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie).group(1))
+    assert timedelta(hours=11, minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=12)
+    for path in ("/", "/personas", "/api/v1/me"):
+        assert "Set-Cookie" not in browser.get(path).headers, path
 
 
 def test_login_is_impossible_without_a_configured_password(web, monkeypatch):

@@ -87,3 +87,14 @@ def test_made_up_query_parameters_share_one_entry(login, web_db):
     assert browser.get(f"/personas/{pid}?x=1").headers["X-Page-Cache"] == "miss"
     assert browser.get(f"/personas/{pid}?x=2&order=uncertain").headers["X-Page-Cache"] == "hit"
     assert browser.get(f"/personas/{pid}?order=confident").headers["X-Page-Cache"] == "miss"
+
+
+def test_a_page_keeps_one_entry_however_often_it_changes(login, web_db, redis_client):
+    browser = login("labeler")
+    pid, face_ids = _persona_with_faces(browser, web_db)
+    image_id = faces.get(web_db, face_ids[1]).image_id
+    for verdict in ("confirm", "reject", "confirm"):
+        browser.post_json("/api/v1/labels", {"face_id": face_ids[1], "persona_id": pid, "verdict": verdict})
+        assert browser.get(f"/images/{image_id}").headers["X-Page-Cache"] == "miss"
+    assert browser.get(f"/images/{image_id}").headers["X-Page-Cache"] == "hit"
+    assert len(redis_client.keys(f"pp:{web_db.keyspace}:page:*image:{image_id}")) == 1
