@@ -7,8 +7,12 @@ import importlib
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from common.settings import get_settings
+
+if TYPE_CHECKING:
+    from common.db import Database
 
 # Modules with `register(subparsers)`; optional so the CLI works while packages grow.
 PLUGINS = ("input_worker.cli", "trainer_worker.cli", "visualization_web.cli")
@@ -40,7 +44,24 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     finally:
         cluster.shutdown()
     print(f"applied: {', '.join(applied)}" if applied else f"keyspace {keyspace} is up to date")
+    if any(name.startswith(CARDS_MIGRATION) for name in applied):
+        from common.db import Database
+
+        _backfill_cards(Database.connect(settings, keyspace), rewrite_all=False)
     return 0
+
+
+CARDS_MIGRATION = "0006_"  # faces stored before it get their cards when an upgrade applies it
+
+
+def _backfill_cards(db: Database, rewrite_all: bool) -> None:
+    from common.face_card_backfill import backfill_cards
+
+    try:
+        result = backfill_cards(db, rewrite_all=rewrite_all)
+    finally:
+        db.close()
+    print(f"face cards: {result.written} written ({result.scanned} faces_by_image rows scanned)")
 
 
 def cmd_services(args: argparse.Namespace) -> int:
@@ -67,6 +88,13 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0 if health.ok else 1
 
 
+def cmd_backfill_cards(args: argparse.Namespace) -> int:
+    from common.db import Database
+
+    _backfill_cards(Database.connect(get_settings()), rewrite_all=args.all)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="persona-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("health", help="check Cassandra, Redis and workers")
     p.add_argument("--no-workers", action="store_true", help="skip the worker ping")
     p.set_defaults(func=cmd_health)
+
+    p = sub.add_parser("backfill-cards", help="write the face cards of faces stored before migration 0006")
+    p.add_argument("--all", action="store_true", help="rewrite every card from the face, label and prediction tables")
+    p.set_defaults(func=cmd_backfill_cards)
 
     for name in PLUGINS:
         try:

@@ -14,6 +14,7 @@ and recorded as a ``queue.bad_message`` event in the audit log (web: Events, kin
 The event is written by a ``RECORD_BAD_MESSAGE`` task sent to the same queue, so the Cassandra
 write happens in a pool process (driver sessions must not cross a fork) and retries like any task.
 Messages Celery rejects later (unknown task name, invalid task) are recorded the same way.
+Its channel also keeps unacknowledged messages safe when the broker goes away (``common.broker_qos``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from kombu import transport as kombu_transports
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 
-from common import task_names
+from common import broker_qos, task_names
 from common.db import Database
 from common.repositories import events
 
@@ -157,6 +158,8 @@ class _PoisonFilter:
 
 
 class Channel(kombu_redis.Channel):
+    QoS = broker_qos.QoS  # and no crash when the broker goes away with messages unacknowledged
+
     def _get_client(self):
         client = super()._get_client()
         if isinstance(client, functools.partial):  # global_keyprefix: a partial of PrefixedStrictRedis

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from common.db import Database
+from common.db.in_reads import in_statements
 from common.repositories import face_cards, faces, images, labels, personas, predictions
 from common.repositories.ids import UNKNOWN_PERSONA
 from visualization_web import read_generation
@@ -64,15 +65,6 @@ def active_version(db: Database) -> int | None:
 
 
 CARD_COLUMNS = "face_id, image_id, box_left, box_top, box_width, box_height, crop_key"
-
-
-IN_CHUNK = 100  # keys per multi-partition IN read: one request instead of a hundred, a bounded fan-out
-
-
-def in_statements(cql: str, keys: list) -> list[tuple[str, tuple]]:
-    """``cql`` ends in ``IN ?``: one statement per chunk of distinct keys."""
-    keys = list(dict.fromkeys(keys))
-    return [(cql, (keys[lo : lo + IN_CHUNK],)) for lo in range(0, len(keys), IN_CHUNK)]
 
 
 CARD_CACHE_SIZE = 50_000
@@ -265,31 +257,11 @@ def persona_names(db: Database) -> dict[uuid.UUID, str]:
     return _persona_list(db)[1]
 
 
-def _face_parts(db: Database, face_ids: list[str]) -> dict[str, tuple]:
-    """Each face's rows, labels and prediction rows: one round of concurrent IN reads for all faces."""
-    tables = ("faces", "labels_by_face", "predictions_by_face")
-    statements = [s for table in tables for s in in_statements(f"SELECT * FROM {table} WHERE face_id IN ?", face_ids)]
-    found: dict[str, tuple[list, list, list]] = {fid: ([], [], []) for fid in face_ids}
-    chunks = len(statements) // len(tables) if statements else 0
-    for index, rows in enumerate(db.concurrently(statements)):
-        for row in rows:
-            found[row.face_id][index // chunks].append(row)
-    return found
-
-
-def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None = None,
-                parts: tuple | None = None) -> dict | None:  # fmt: skip
-    face_rows, label_rows, prediction_rows = parts if parts is not None else _face_parts(db, [face_id])[face_id]
-    if not face_rows:
+def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None = None) -> dict | None:
+    """One face with its labels and current prediction, read from the tables of record."""
+    card = face_cards.from_tables(db, [face_id]).get(face_id)
+    if card is None:
         return None
-    r = face_rows[0]
-    p = prediction_rows[0] if prediction_rows else None
-    card = face_cards.Card(
-        r.face_id, r.image_id, (r.box_left, r.box_top, r.box_width, r.box_height), r.detector or "", r.det_score,
-        r.crop_key or "", [face_cards.CardLabel(x.persona_id, x.verdict, x.labeled_by or "") for x in label_rows],
-        None if p is None else face_cards.CardPrediction(p.persona_id, p.score or 0.0, p.distance,
-                                                         p.model_version or 0),
-    )  # fmt: skip
     return _card_dict(card, names if names is not None else persona_names(db))
 
 
@@ -342,9 +314,8 @@ def image_detail(db: Database, image_id: str) -> dict | None:
         elif face_cards.is_face(row):
             older.append(row.face_id)
             by_id[row.face_id] = None
-    parts = _face_parts(db, older)
-    for face_id in older:
-        by_id[face_id] = face_detail(db, face_id, names, parts[face_id])
+    for face_id, card in face_cards.from_tables(db, older).items():
+        by_id[face_id] = _card_dict(card, names)
     face_rows = list(by_id.values())
     return {
         "image_id": image.image_id,

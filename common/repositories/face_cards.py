@@ -11,7 +11,8 @@ repositories that write those tables write the card next to them:
 
 Card writes are ``UPDATE``s: a write for a face whose row was deleted meanwhile (an erased image) leaves
 a row without a box, which readers skip (:func:`is_face`). Rows without ``card_since`` (faces stored
-before migration 0006) are read from the face tables instead.
+before migration 0006) are read from the face tables instead (:func:`from_tables`) until
+``persona-pipeline backfill-cards`` (``common/face_card_backfill.py``) writes their cards.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from common.db import Database
+from common.db.in_reads import in_statements
 
 Statement = tuple[str, Sequence[Any]]
 
@@ -34,6 +37,11 @@ PREDICTION_CQL = (  # parameters: prediction_row(...)
     "predicted_version = ? WHERE image_id = ? AND face_id = ?"
 )
 CARDS_OF_IMAGE_CQL = "SELECT * FROM faces_by_image WHERE image_id = ?"
+_WHOLE_CARD = (  # parameters: whole_card_row(...)
+    "UPDATE faces_by_image SET box_left = ?, box_top = ?, box_width = ?, box_height = ?, detector = ?, "
+    "det_score = ?, crop_key = ?, label_verdicts = ?, label_users = ?, predicted_persona = ?, predicted_score = ?, "
+    "predicted_distance = ?, predicted_version = ?, card_since = ? WHERE image_id = ? AND face_id = ?"
+)
 _DELETE_PREDICTION = (
     "DELETE predicted_persona, predicted_score, predicted_distance, predicted_version FROM faces_by_image "
     "WHERE image_id = ? AND face_id = ?"
@@ -98,6 +106,40 @@ def image_ids(db: Database, face_ids: Iterable[str]) -> dict[str, str]:
 def image_of(db: Database, face_id: str) -> str | None:
     """The image of one face (None when the face is gone)."""
     return image_ids(db, [face_id]).get(face_id)
+
+
+def from_tables(db: Database, face_ids: list[str]) -> dict[str, Card]:
+    """The cards of faces as the tables of record have them (``faces``, ``labels_by_face``,
+    ``predictions_by_face``): one round of concurrent IN reads. Faces that are gone are left out."""
+    tables = ("faces", "labels_by_face", "predictions_by_face")
+    statements = [s for table in tables for s in in_statements(f"SELECT * FROM {table} WHERE face_id IN ?", face_ids)]
+    found: dict[str, tuple[list, list, list]] = {fid: ([], [], []) for fid in face_ids}
+    chunks = len(statements) // len(tables) if statements else 0
+    for index, rows in enumerate(db.concurrently(statements)):
+        for row in rows:
+            found[row.face_id][index // chunks].append(row)
+    cards = {}
+    for face_id, (face_rows, label_rows, prediction_rows) in found.items():
+        if not face_rows:
+            continue
+        r, p = face_rows[0], prediction_rows[0] if prediction_rows else None
+        cards[face_id] = Card(
+            r.face_id, r.image_id, (r.box_left, r.box_top, r.box_width, r.box_height), r.detector or "",
+            r.det_score, r.crop_key or "", [CardLabel(x.persona_id, x.verdict, x.labeled_by or "") for x in label_rows],
+            None if p is None else CardPrediction(p.persona_id, p.score or 0.0, p.distance, p.model_version or 0),
+        )  # fmt: skip
+    return cards
+
+
+def whole_card_statement(card: Card, since: datetime) -> Statement:
+    """The whole card written at once (every column, the label maps replaced): a backfill's write."""
+    p = card.prediction
+    return _WHOLE_CARD, (
+        *card.box, card.detector, card.det_score, card.crop_key,
+        {lab.persona_id: lab.verdict for lab in card.labels}, {lab.persona_id: lab.labeled_by for lab in card.labels},
+        p.persona_id if p else None, p.score if p else None, p.distance if p else None, p.model_version if p else None,
+        since, card.image_id, card.face_id,
+    )  # fmt: skip
 
 
 def is_face(row: Any) -> bool:

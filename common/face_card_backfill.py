@@ -1,0 +1,61 @@
+"""Cards for faces stored before migration 0006 (``persona-pipeline backfill-cards``).
+
+A face stored before the cards existed has a ``faces_by_image`` row without ``card_since``: the image page
+reads it from the face tables, a second round, until its card is written. The backfill scans
+``faces_by_image`` (paged, in token order) and writes each such face's whole card from the tables of record
+(``face_cards.from_tables``). It is idempotent: run again, it finds nothing left to write.
+
+A label or prediction written for a face between the backfill's read of it and its card write can be
+missing from the card (never from the tables of record). Run it while nobody labels and no reclassification
+runs, or afterwards with ``rewrite_all`` (``--all``), which rewrites every card from the tables of record.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from common import read_model
+from common.db import Database
+from common.repositories import face_cards
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    scanned: int  # faces_by_image rows read
+    written: int  # cards written
+
+
+def backfill_cards(db: Database, rewrite_all: bool = False, page_size: int = PAGE_SIZE) -> BackfillResult:
+    """Write the card of every face that has none (every face with ``rewrite_all``)."""
+    scanned = written = 0
+    pending: list[str] = []
+    rows = db.execute("SELECT image_id, face_id, box_left, card_since FROM faces_by_image", fetch_size=page_size)
+    for row in rows:
+        scanned += 1
+        if face_cards.is_face(row) and (rewrite_all or row.card_since is None):
+            pending.append(row.face_id)
+        if len(pending) >= page_size:
+            written += _write_cards(db, pending)
+            pending = []
+            log.info("cards: %d written, %d rows scanned", written, scanned)
+    written += _write_cards(db, pending)
+    if written:
+        read_model.changed(db)
+    return BackfillResult(scanned, written)
+
+
+def _write_cards(db: Database, face_ids: list[str]) -> int:
+    """The faces' whole cards from the tables of record (faces erased meanwhile get none)."""
+    if not face_ids:
+        return 0
+    now = datetime.now(UTC)
+    statements = [face_cards.whole_card_statement(card, now) for card in face_cards.from_tables(db, face_ids).values()]
+    if statements:
+        db.execute_many(statements[0][0], [params for _, params in statements])
+    return len(statements)
