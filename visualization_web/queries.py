@@ -257,12 +257,10 @@ def persona_names(db: Database) -> dict[uuid.UUID, str]:
     return _persona_list(db)[1]
 
 
-def face_detail(db: Database, face_id: str, names: dict[uuid.UUID, str] | None = None) -> dict | None:
+def face_detail(db: Database, face_id: str) -> dict | None:
     """One face with its labels and current prediction, read from the tables of record."""
     card = face_cards.from_tables(db, [face_id]).get(face_id)
-    if card is None:
-        return None
-    return _card_dict(card, names if names is not None else persona_names(db))
+    return None if card is None else _card_dict(card, persona_names(db))
 
 
 def _card_dict(card: face_cards.Card, names: dict[uuid.UUID, str]) -> dict:

@@ -11,8 +11,9 @@ repositories that write those tables write the card next to them:
 
 Card writes are ``UPDATE``s: a write for a face whose row was deleted meanwhile (an erased image) leaves
 a row without a box, which readers skip (:func:`is_face`). Rows without ``card_since`` (faces stored
-before migration 0006) are read from the face tables instead (:func:`from_tables`) until
-``persona-pipeline backfill-cards`` (``common/face_card_backfill.py``) writes their cards.
+before migration 0006) are read from the face tables instead (:func:`from_tables`) until the backfill
+(``common/face_card_backfill.py``: ``persona-pipeline migrate`` when it applies 0006, or
+``persona-pipeline backfill-cards``) writes their cards.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ PREDICTION_CQL = (  # parameters: prediction_row(...)
     "predicted_version = ? WHERE image_id = ? AND face_id = ?"
 )
 CARDS_OF_IMAGE_CQL = "SELECT * FROM faces_by_image WHERE image_id = ?"
-_WHOLE_CARD = (  # parameters: whole_card_row(...)
+_WHOLE_CARD = (  # parameters: whole_card_statement(...)
     "UPDATE faces_by_image SET box_left = ?, box_top = ?, box_width = ?, box_height = ?, detector = ?, "
     "det_score = ?, crop_key = ?, label_verdicts = ?, label_users = ?, predicted_persona = ?, predicted_score = ?, "
     "predicted_distance = ?, predicted_version = ?, card_since = ? WHERE image_id = ? AND face_id = ?"
