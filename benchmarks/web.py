@@ -6,12 +6,12 @@
     python -m benchmarks.web [--faces N] [--clients C] [--seconds S] [--json out.json]
 
 ``run`` writes a synthetic corpus into ``db``'s keyspace (give it a throw-away one; it refuses a keyspace
-that already holds faces), serves the app under gunicorn (``--workers 2 --threads 8`` unless told) on
-127.0.0.1, logs in once and has wrk (``benchmarks/web_load.lua``) keep ``clients`` connections busy with
-that session cookie, one page kind at a time, for ``seconds`` after a warm-up that is not counted. The
-pages come from the rendered-page cache once seen (``visualization_web/page_cache.py``);
-``--no-page-cache`` measures the uncached path. Run as a module it makes and drops its own keyspace, blob
-folder and Redis DB.
+that already holds faces), serves the app under gunicorn as deployed (``visualization_web/gunicorn_conf.py``:
+the PP_WEB_* settings, which ``--workers``, ``--worker-class`` and ``--threads`` override) on 127.0.0.1, logs
+in once and has wrk (``benchmarks/web_load.lua``) keep ``clients`` connections busy with that session cookie,
+one page kind at a time, for ``seconds`` after a warm-up that is not counted. The pages come from the
+rendered-page cache once seen (``visualization_web/page_cache.py``); ``--no-page-cache`` measures the
+uncached path. Run as a module it makes and drops its own keyspace, blob folder and Redis DB.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from common.db import Database
+from common.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSONAS = 300
@@ -145,17 +146,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(keyspace: str, password: str, port: int, workers: int = 2, threads: int = 8,
+def start_gunicorn(keyspace: str, password: str, port: int, workers: int, worker_class: str, threads: int,
                    log_path: Path | None = None, page_cache: bool = True) -> subprocess.Popen:  # fmt: skip
+    """The web app as deployed (``visualization_web.gunicorn_conf``), with its PP_WEB_* settings given here."""
     env = {**os.environ, "PP_CASSANDRA_KEYSPACE": keyspace, "PP_ADMIN_PASSWORD": password,
-           "PP_ADMIN_USERNAME": "admin", "PP_WEB_SECRET_KEY": secrets.token_hex(16)}  # fmt: skip
+           "PP_ADMIN_USERNAME": "admin", "PP_WEB_SECRET_KEY": secrets.token_hex(16), "PP_WEB_WORKERS": str(workers),
+           "PP_WEB_WORKER_CLASS": worker_class, "PP_WEB_THREADS": str(threads)}  # fmt: skip
     if not page_cache:
         env["PP_PAGE_CACHE_SECONDS"] = "0"
     log = open(log_path or os.devnull, "ab")  # noqa: SIM115 (the child keeps it)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
-         "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         "--keep-alive", "30", "visualization_web.app:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", "python:visualization_web.gunicorn_conf",
+         "--bind", f"127.0.0.1:{port}", "visualization_web.app:create_app()"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -250,7 +252,8 @@ def existing_corpus(db: Database, limit: int = 20_000) -> dict:
 def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 20,
         personas: int = PERSONAS, log_path: Path | None = None, think: float = 0.0,
         reuse: bool = False, warmup: float = 5.0, page_cache: bool = True, paced: float = 1.0,
-        workers: int = 2, threads: int = 8, only: str | None = None) -> dict:  # fmt: skip
+        workers: int | None = None, worker_class: str | None = None, threads: int | None = None,
+        only: str | None = None) -> dict:  # fmt: skip
     """Seed, serve, load; returns per-page p50/p95/p99 (ms) and requests/s, plus the set-up figures.
     ``think``: each client's pause between requests (0 = closed-loop stress); ``reuse``: the keyspace
     already holds a corpus seeded by this module; ``page_cache=False``: the server renders every page;
@@ -261,13 +264,19 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
     else:
         _progress(f"seeding {faces} faces, {personas} personas into keyspace {db.keyspace}")
         corpus = seed_corpus(db, faces, personas)
+    settings = get_settings()
+    workers = workers or settings.web_workers
+    worker_class = worker_class or str(settings.web_worker_class)
+    threads = threads or settings.web_threads
     password, port = secrets.token_urlsafe(16), _free_port()
-    server = start_gunicorn(db.keyspace, password, port, workers, threads, log_path=log_path, page_cache=page_cache)
+    server = start_gunicorn(db.keyspace, password, port, workers, worker_class, threads, log_path=log_path,
+                            page_cache=page_cache)  # fmt: skip
     try:
         cookie = login(port, password)
         results: dict = {"faces": faces, "personas": personas, "clients": clients, "seconds": seconds, "think": think,
                          "seed_seconds": corpus["seed_seconds"],
-                         "server": f"gunicorn --workers {workers} --threads {threads}", "load": "wrk, closed loop",
+                         "server": f"gunicorn, {workers} {worker_class} workers"
+                         + (f" x {threads} threads" if worker_class == "gthread" else ""), "load": "wrk, closed loop",
                          "page_cache": page_cache, "warmup_seconds": warmup}  # fmt: skip
         pages = {"persona_page": [f"/personas/{p}" for p in corpus["persona_ids"]],
                  "image_page": [f"/images/{i}" for i in corpus["image_ids"]]}  # fmt: skip
@@ -299,15 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring, per page")
     parser.add_argument("--paced", type=float, default=1.0, help="think time of a second, paced pass (0: none)")
     parser.add_argument("--no-page-cache", action="store_true", help="render every page (PP_PAGE_CACHE_SECONDS=0)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: PP_WEB_WORKERS)")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], help="default: PP_WEB_WORKER_CLASS")
+    parser.add_argument("--threads", type=int, help="threads per gthread worker (default: PP_WEB_THREADS)")
     parser.add_argument("--only", choices=["persona_page", "image_page"], help="load one page kind")
     parser.add_argument("--keep", action="store_true", help="keep the keyspace (printed) for profiling")
     parser.add_argument("--reuse", metavar="KEYSPACE", help="load a corpus kept with --keep (no seeding)")
     args = parser.parse_args(argv)
     from common.db.migrate import migrate
     from common.db.session import connect
-    from common.settings import get_settings
     from common.storage import get_blob_store
 
     keyspace = args.reuse or f"pp_bench_web_{uuid.uuid4().hex[:8]}"
@@ -324,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run(db, args.faces, args.clients, args.seconds, args.personas, Path(f"/tmp/{keyspace}-gunicorn.log"),
                      think=args.think, reuse=bool(args.reuse), warmup=args.warmup,
                      page_cache=not args.no_page_cache, paced=args.paced, workers=args.workers,
-                     threads=args.threads, only=args.only)  # fmt: skip
+                     worker_class=args.worker_class, threads=args.threads, only=args.only)  # fmt: skip
     finally:
         db.close()
         if not (args.keep or args.reuse):

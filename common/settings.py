@@ -33,6 +33,11 @@ class DetectorName(StrEnum):
     azure = "azure"
 
 
+class WebWorkerClass(StrEnum):
+    sync = "sync"
+    gthread = "gthread"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PP_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -120,6 +125,16 @@ class Settings(BaseSettings):
         300, ge=0, description="Rendered persona/image pages kept this long at most; 0 turns the cache off"
     )
     user_cache_seconds: float = Field(5.0, ge=0, description="A role change or removed user applies within this")
+    web_workers: int = Field(2, ge=1, le=64, description="gunicorn worker processes per web server")
+    web_worker_class: WebWorkerClass = Field(
+        WebWorkerClass.gthread,
+        description="`gthread`: threads and keep-alive per process; `sync`: one request at a time per process, "
+        "each going to an idle one (no keep-alive; slow clients need a buffering proxy, such as the ingress)",
+    )
+    web_threads: int = Field(4, ge=1, le=64, description="Threads per web process (gthread)")
+    web_timeout: int = Field(
+        120, ge=10, description="A web process silent this long is restarted (sync: one request running this long)"
+    )
 
     @field_validator("cassandra_consistency")
     @classmethod

@@ -69,7 +69,8 @@ def test_worker_queues_and_commands():
     assert cmd[cmd.index("-Q") + 1] == "reclassify"
     assert cmd[cmd.index("-n") + 1] == "reclassify@%h"
     web = container(deployment(docs, "web"))["command"]
-    assert web[0] == "gunicorn" and "0.0.0.0:8000" in web and web[-1] == "visualization_web.app:create_app()"
+    assert web == ["gunicorn", "-c", "python:visualization_web.gunicorn_conf", "--bind", "0.0.0.0:8000",
+                   "visualization_web.app:create_app()"]  # fmt: skip
     flower = container(deployment(docs, "flower"))["command"]
     assert flower == ["celery", "-A", "trainer_worker.app", "flower", "--port=5555"]
 
@@ -84,6 +85,17 @@ def test_web_runs_at_least_two_replicas(name):
         assert hpas[f"{FULL}-web"]["spec"]["minReplicas"] >= 2
     else:
         assert web["spec"]["replicas"] >= 2
+
+
+def test_the_aks_ingress_takes_uploads_and_requests_as_large_and_long_as_the_web_app_does():
+    from common.settings import Settings
+
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    ingress = by_kind(render(*VALUE_SETS["aks"]), "Ingress")[f"{FULL}-web"]
+    annotations = ingress["metadata"]["annotations"]
+    body = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert body.endswith("m") and int(body[:-1]) * 1024 * 1024 >= defaults["max_upload_bytes"]
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= defaults["web_timeout"]
 
 
 # ---------------------------------------------------------------- scaling

@@ -1,0 +1,22 @@
+"""gunicorn's configuration, from the settings object: ``gunicorn -c python:visualization_web.gunicorn_conf
+--bind HOST:PORT 'visualization_web.app:create_app()'`` (the Dockerfile, Procfile, compose file and chart all
+run that; only the address differs; ``benchmarks/web.py`` too).
+
+``PP_WEB_WORKER_CLASS``: ``gthread`` (the default) runs ``PP_WEB_THREADS`` threads per process and keeps
+connections alive; a connection stays with the process that accepted it. ``sync`` serves one request at a
+time per process and closes the connection after it, so each request goes to an idle process; it reads a
+slow client's request and writes its response one at a time, so it needs a buffering proxy in front (the
+AKS ingress is one). docs/web.md compares the two under load.
+"""
+
+from common.settings import WebWorkerClass, get_settings
+
+_settings = get_settings()
+
+workers = _settings.web_workers
+worker_class = str(_settings.web_worker_class)
+threads = _settings.web_threads if _settings.web_worker_class is WebWorkerClass.gthread else 1
+timeout = _settings.web_timeout  # sync: a request's deadline; gthread: the worker's heartbeat
+graceful_timeout = 20  # in-flight requests finish on SIGTERM, inside the pods' 30 s grace period
+keepalive = 5  # gthread: idle seconds before a kept-alive connection is closed
+accesslog = "-"
