@@ -15,6 +15,7 @@ _settings = get_settings()
 
 workers = _settings.web_workers
 worker_class = str(_settings.web_worker_class)
+# 1 for sync: gunicorn quietly runs gthread instead when a sync worker is given more than one thread
 threads = _settings.web_threads if _settings.web_worker_class is WebWorkerClass.gthread else 1
 timeout = _settings.web_timeout  # sync: a request's deadline; gthread: the worker's heartbeat
 graceful_timeout = 20  # in-flight requests finish on SIGTERM, inside the pods' 30 s grace period
