@@ -28,6 +28,7 @@ import sys
 import time
 import urllib.parse
 import uuid
+from dataclasses import astuple, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def seed_corpus(db: Database, faces: int, personas: int = PERSONAS) -> dict:
     """Personas, images, faces (synthetic embeddings), confirmed labels and predictions of one active model."""
     from common.repositories import face_cards, ids, labels, predictions
     from common.repositories import faces as faces_repo
+    from common.repositories import images as images_repo
     from common.repositories import personas as personas_repo
     from common.storage import content_key, get_blob_store, sha256_hex
 
@@ -93,8 +95,10 @@ def seed_corpus(db: Database, faces: int, personas: int = PERSONAS) -> dict:
             slot = index % FACES_PER_IMAGE
             if slot == 0:
                 image_ids.append(image_id)
-                image_rows.append((image_id, blob_key, "bench", f"bench/{image_id}.jpg", len(picture), 640, 480,
-                                   "JPEG", "processed", FACES_PER_IMAGE, now))  # fmt: skip
+                image = images_repo.Image(image_id, blob_key, "bench", f"bench/{image_id}.jpg", len(picture), 640,
+                                          480, "JPEG", images_repo.PROCESSED, FACES_PER_IMAGE, None, None, None,
+                                          now, now)  # fmt: skip
+                image_rows.append(image)
             box = (10 + slot * 155, 100, 150, 150)
             face_id = ids.face_id(image_id, box)
             who = int(rng.integers(personas))
@@ -108,9 +112,11 @@ def seed_corpus(db: Database, faces: int, personas: int = PERSONAS) -> dict:
             unknown = rng.random() < UNKNOWN_SHARE
             score = float(rng.uniform(0.3, 1.0))
             prediction_rows.append((face_id, None if unknown else persona_ids[who], score, image_id))
-        db.execute_many(
-            "INSERT INTO images (image_id, blob_key, source, source_name, size_bytes, width, height, format, status, "
-            "face_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", image_rows, concurrency=96)  # fmt: skip
+        columns = [f.name for f in fields(images_repo.Image)]
+        db.execute_many(f"INSERT INTO images ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                        [astuple(image) for image in image_rows], concurrency=96)  # fmt: skip
+        db.execute_many(images_repo.CARD_CQL, [images_repo.card_params(image, now) for image in image_rows],
+                        concurrency=96)  # each image's card (migration 0007)  # fmt: skip
         db.execute_many(
             "INSERT INTO faces (face_id, image_id, box_left, box_top, box_width, box_height, detector, det_score, "
             "embedding, embedder, crop_key, created_at) VALUES (?, ?, ?, ?, ?, ?, 'bench', 0.99, ?, 'bench-128', ?, ?)",

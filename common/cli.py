@@ -44,24 +44,30 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     finally:
         cluster.shutdown()
     print(f"applied: {', '.join(applied)}" if applied else f"keyspace {keyspace} is up to date")
-    if any(name.startswith(CARDS_MIGRATION) for name in applied):
+    old_faces, old_images = (any(name.startswith(prefix) for name in applied) for prefix in CARDS_MIGRATIONS)
+    if old_faces or old_images:
         from common.db import Database
 
-        _backfill_cards(Database.connect(settings, keyspace), rewrite_all=False)
+        _backfill_cards(
+            Database.connect(settings, keyspace), rewrite_all=False, face_cards=old_faces, image_cards=old_images
+        )
     return 0
 
 
-CARDS_MIGRATION = "0006_"  # faces stored before it get their cards when an upgrade applies it
+CARDS_MIGRATIONS = ("0006_", "0007_")  # faces, images stored before them get cards when an upgrade applies them
 
 
-def _backfill_cards(db: Database, rewrite_all: bool) -> None:
-    from common.face_card_backfill import backfill_cards
+def _backfill_cards(db: Database, rewrite_all: bool, face_cards: bool = True, image_cards: bool = True) -> None:
+    from common.face_card_backfill import backfill_cards, backfill_image_cards
 
     try:
-        result = backfill_cards(db, rewrite_all=rewrite_all)
+        if face_cards:
+            result = backfill_cards(db, rewrite_all=rewrite_all)
+            print(f"face cards: {result.written} written ({result.scanned} faces_by_image rows scanned)")
+        if image_cards:
+            print(f"image cards: {backfill_image_cards(db).written} written")
     finally:
         db.close()
-    print(f"face cards: {result.written} written ({result.scanned} faces_by_image rows scanned)")
 
 
 def cmd_services(args: argparse.Namespace) -> int:
@@ -112,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-workers", action="store_true", help="skip the worker ping")
     p.set_defaults(func=cmd_health)
 
-    p = sub.add_parser("backfill-cards", help="write the face cards of faces stored before migration 0006")
+    p = sub.add_parser("backfill-cards", help="write the cards of faces and images stored before migrations 0006, 0007")
     p.add_argument("--all", action="store_true", help="rewrite every card from the face, label and prediction tables")
     p.set_defaults(func=cmd_backfill_cards)
 

@@ -1,4 +1,5 @@
-"""Cards for faces stored before migration 0006 (``persona-pipeline backfill-cards``).
+"""Cards for faces stored before migration 0006 and images stored before 0007 (``persona-pipeline
+backfill-cards``).
 
 A face stored before the cards existed has a ``faces_by_image`` row without ``card_since``: the image page
 reads it from the face tables, a second round, until its card is written. The backfill scans
@@ -8,6 +9,10 @@ reads it from the face tables, a second round, until its card is written. The ba
 A label or prediction written for a face between the backfill's read of it and its card write can be
 missing from the card (never from the tables of record). Run it while nobody labels and no reclassification
 runs, or afterwards with ``rewrite_all`` (``--all``), which rewrites every card from the tables of record.
+
+An image's card (``images``' row copied into its partition) is written for every image, each with the
+write time of the row it copies (``images.backfill_card_statement``): a write that comes between the read
+and the copy, an erase included, keeps precedence, so this one is safe while the system runs.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cassandra import InvalidRequest
+
 from common import read_model
 from common.db import Database
-from common.repositories import face_cards
+from common.repositories import face_cards, images
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +66,28 @@ def _write_cards(db: Database, face_ids: list[str]) -> int:
     if statements:
         db.execute_many(statements[0][0], [params for _, params in statements])
     return len(statements)
+
+
+def backfill_image_cards(db: Database, page_size: int = PAGE_SIZE) -> BackfillResult:
+    """Copy every image's row into its card (idempotent: a copy already there is written over by itself).
+    A database that refuses the copy's ``USING TIMESTAMP`` gets none (logged): the pages of those images
+    read ``images``, as before, so an upgrade is never stopped by it."""
+    scanned = written = 0
+    pending: list[tuple] = []
+    try:
+        for image, written_us in images.scan_with_write_times(db, page_size):
+            scanned += 1
+            cql, params = images.backfill_card_statement(image, written_us)
+            pending.append(params)
+            if len(pending) >= page_size:
+                db.execute_many(cql, pending)
+                written, pending = scanned, []
+                log.info("image cards: %d written", written)
+        if pending:
+            db.execute_many(cql, pending)
+            written = scanned
+    except InvalidRequest as exc:
+        log.warning("image cards not backfilled (%d written): %s; their pages read the images table", written, exc)
+    if written:
+        read_model.changed(db)
+    return BackfillResult(scanned, written)

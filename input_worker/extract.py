@@ -68,6 +68,7 @@ def extract_image(db: Database, image_id: str, settings: Settings, job_id: str |
     elif image.status == images.PROCESSED and image.face_count is not None:
         count = image.face_count  # a redelivery after the work was done (re-extraction: reextract.py)
         label(faces.ids_for_image(db, image_id))  # also: a duplicate in a labeled folder
+        last_writes.append(images.card_statement(image))  # the copy, should its write have failed last time
     else:
         try:
             count = _extract(db, image, settings, detector, send, label, detection, last_writes)
@@ -80,13 +81,13 @@ def extract_image(db: Database, image_id: str, settings: Settings, job_id: str |
             count = 0
     if folder_labels.enabled(job) and item_key and not labeled and folder_labels.persona_folder(item_key):
         folder_labels.record(db, job.job_id, item_key, folder_labels.NOT_LABELED, "image could not be extracted")
-    marked_processed = bool(last_writes)
+    image_written = bool(last_writes)
     if job_id and item_key:
         last_writes.append(jobs.record_extracted_statement(job_id, item_key, count))
     # Either may land without the other: a retry finds the image processed (and marks the item) or not
     # (and extracts again, writing the same rows).
     db.concurrently(last_writes)
-    if marked_processed:
+    if image_written:
         read_model.changed(db)
     return count
 
@@ -128,6 +129,6 @@ def _extract(db: Database, image: images.Image, settings: Settings, detector: st
         label(face_ids)
     if face_ids:
         send(task_names.RECLASSIFY_BATCH, {"face_ids": face_ids})
-    last_writes.append(images.mark_processed_statement(image.image_id, len(face_ids)))
+    last_writes.extend(images.mark_processed_statements(image.image_id, len(face_ids)))
     log.info("image %s: %d faces (%s)", image.image_id[:12], len(face_ids), detector)
     return len(face_ids)

@@ -295,14 +295,15 @@ def _card_dict(card: face_cards.Card, names: dict[uuid.UUID, str]) -> dict:
 
 
 def image_detail(db: Database, image_id: str) -> dict | None:
-    """The image and its faces: one round (the image row, its partition of face cards); faces stored
-    before cards existed (migration 0006) are read from the face tables."""
-    image_rows, card_rows = db.concurrently(
-        [("SELECT * FROM images WHERE image_id = ?", (image_id,)), (face_cards.CARDS_OF_IMAGE_CQL, (image_id,))]
-    )
-    if not image_rows:
-        return None
-    image = images._image(image_rows[0])
+    """The image and its faces: one read, of the image's ``faces_by_image`` partition, where the image's card
+    and its faces' cards are. An image stored before its card existed (migration 0007) is read from the
+    ``images`` table, faces stored before theirs (0006) from the face tables."""
+    card_rows = list(db.execute(face_cards.CARDS_OF_IMAGE_CQL, (image_id,)))
+    image = images.from_card_row(card_rows[0]) if card_rows else None
+    if image is None:
+        image = images.get(db, image_id)
+        if image is None:
+            return None
     names = persona_names(db)
     by_id: dict[str, dict | None] = {}
     older = []

@@ -1,12 +1,23 @@
-"""Images (id = SHA-256 of the bytes) and their listing by day."""
+"""Images (id = SHA-256 of the bytes), their listing by day, and their cards.
+
+An image's card is a copy of its row in static columns of its ``faces_by_image`` partition (migration
+0007), next to its faces' cards (``common.repositories.face_cards``): the image page reads that one
+partition. The ``images`` table stays the system of record; every write here writes the copy with it, in
+the same round. Whole writes of the copy set ``image_card_since``; a partition without it (an image stored
+before 0007) is read from ``images`` (:func:`from_card_row` answers None) until the backfill copies it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import astuple, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from common import read_model
 from common.db import Database
+
+Statement = tuple[str, Sequence[Any]]
 
 STORED = "stored"
 PROCESSED = "processed"
@@ -32,11 +43,63 @@ class Image:
     processed_at: datetime | None
 
 
-def _image(r) -> Image:
+_COPIED = tuple(f.name for f in fields(Image))[1:]  # every column but the key
+CARD_CQL = (  # parameters: card_params(...)
+    "UPDATE faces_by_image SET " + ", ".join(f"image_{name} = ?" for name in _COPIED)
+    + ", image_card_since = ? WHERE image_id = ?"
+)  # fmt: skip
+_CARD_AT_CQL = CARD_CQL.replace("faces_by_image SET", "faces_by_image USING TIMESTAMP ? SET")
+_DELETE_CARD = (
+    "DELETE " + ", ".join(f"image_{name}" for name in (*_COPIED, "card_since"))
+    + " FROM faces_by_image WHERE image_id = ?"
+)  # fmt: skip
+
+
+def card_params(image: Image, since: datetime | None = None) -> tuple:
+    """``CARD_CQL``'s parameters: the whole copy of ``image``."""
+    return *astuple(image)[1:], since or datetime.now(UTC), image.image_id
+
+
+def card_statement(image: Image) -> Statement:
+    return CARD_CQL, card_params(image)
+
+
+def backfill_card_statement(image: Image, written_us: int) -> Statement:
+    """The whole copy, written with the write time of the row's ``status`` (which every write of the row
+    sets): a write since (a status update, an erase) has a later time, so it stands over the copy."""
+    return _CARD_AT_CQL, (written_us, *card_params(image))
+
+
+def scan_with_write_times(db: Database, page_size: int = 500) -> Iterator[tuple[Image, int]]:
+    """Every image with the write time (µs) of its ``status``, paged by the driver (a full-table read)."""
+    columns = ", ".join(("image_id", *_COPIED))
+    for row in db.execute(f"SELECT {columns}, WRITETIME(status) AS written FROM images", fetch_size=page_size):
+        if row.blob_key is not None and row.written is not None:  # not what a late update left of an erased one
+            yield _image(row), row.written
+
+
+def from_card_row(row: Any) -> Image | None:
+    """The image as its card has it (any row of its ``faces_by_image`` partition); None without a card."""
+    if row.image_card_since is None:
+        return None
+    return _image(row, "image_")
+
+
+def _updates(image_id: str, **values: Any) -> list[Statement]:
+    """The same columns set in the row of record and in its card."""
+    sets = ", ".join(f"{{prefix}}{name} = ?" for name in values)
+    params = (*values.values(), image_id)
+    return [(f"UPDATE images SET {sets.format(prefix='')} WHERE image_id = ?", params),
+            (f"UPDATE faces_by_image SET {sets.format(prefix='image_')} WHERE image_id = ?", params)]  # fmt: skip
+
+
+def _image(r, prefix: str = "") -> Image:
+    """An ``images`` row, or (``prefix="image_"``) the card columns of a ``faces_by_image`` row."""
+    v = {name: getattr(r, prefix + name) for name in _COPIED}
     return Image(
-        r.image_id, r.blob_key, r.source or "", r.source_name or "", r.size_bytes or 0, r.width or 0,
-        r.height or 0, r.format or "", r.status or STORED, r.face_count, r.error, r.job_id, r.item_key,
-        r.created_at, r.processed_at,
+        r.image_id, v["blob_key"], v["source"] or "", v["source_name"] or "", v["size_bytes"] or 0, v["width"] or 0,
+        v["height"] or 0, v["format"] or "", v["status"] or STORED, v["face_count"], v["error"], v["job_id"],
+        v["item_key"], v["created_at"], v["processed_at"],
     )  # fmt: skip
 
 
@@ -52,38 +115,35 @@ def insert_if_absent(db: Database, image: Image) -> tuple[bool, Image]:
         ),
     )  # fmt: skip
     if row.applied:
-        db.execute(
-            "INSERT INTO images_by_day (day, created_at, image_id, source_name) VALUES (?, ?, ?, ?)",
-            (created.date(), created, image.image_id, image.source_name),
-        )
-        return True, replace(image, status=STORED, created_at=created)  # as written: no re-read
+        stored = replace(image, status=STORED, face_count=None, error=None, processed_at=None, created_at=created)
+        db.concurrently([
+            ("INSERT INTO images_by_day (day, created_at, image_id, source_name) VALUES (?, ?, ?, ?)",
+             (created.date(), created, image.image_id, image.source_name)),
+            card_statement(stored),
+        ])  # fmt: skip
+        return True, stored  # as written: no re-read
     return False, _image(row)
 
 
 def get(db: Database, image_id: str) -> Image | None:
+    """The image; None also for what a status update that came after an erase left (a row without a blob)."""
     row = db.one("SELECT * FROM images WHERE image_id = ?", (image_id,))
-    return _image(row) if row else None
+    return _image(row) if row and row.blob_key is not None else None
 
 
 def mark_processed(db: Database, image_id: str, face_count: int) -> None:
-    db.execute(*mark_processed_statement(image_id, face_count))
+    db.concurrently(mark_processed_statements(image_id, face_count))
     read_model.changed(db)
 
 
-def mark_processed_statement(image_id: str, face_count: int) -> tuple[str, tuple]:
-    """``mark_processed`` as a statement, to run together with others (``Database.concurrently``); the
+def mark_processed_statements(image_id: str, face_count: int) -> list[Statement]:
+    """``mark_processed`` as statements, to run together with others (``Database.concurrently``); the
     caller then calls ``read_model.changed``."""
-    return (
-        "UPDATE images SET status = ?, face_count = ?, error = null, processed_at = ? WHERE image_id = ?",
-        (PROCESSED, face_count, datetime.now(UTC), image_id),
-    )
+    return _updates(image_id, status=PROCESSED, face_count=face_count, error=None, processed_at=datetime.now(UTC))
 
 
 def mark_failed(db: Database, image_id: str, error: str) -> None:
-    db.execute(
-        "UPDATE images SET status = ?, error = ?, processed_at = ? WHERE image_id = ?",
-        (FAILED, error[:2000], datetime.now(UTC), image_id),
-    )
+    db.concurrently(_updates(image_id, status=FAILED, error=error[:2000], processed_at=datetime.now(UTC)))
     read_model.changed(db)
 
 
@@ -112,7 +172,7 @@ def list_recent(
 
 
 def delete(db: Database, image: Image) -> None:
-    db.execute("DELETE FROM images WHERE image_id = ?", (image.image_id,))
+    db.concurrently([("DELETE FROM images WHERE image_id = ?", (image.image_id,)), (_DELETE_CARD, (image.image_id,))])
     if image.created_at:
         db.execute(
             "DELETE FROM images_by_day WHERE day = ? AND created_at = ? AND image_id = ?",

@@ -5,7 +5,7 @@ import pytest
 
 from common import labeling
 from common.face_card_backfill import backfill_cards
-from common.repositories import face_cards
+from common.repositories import face_cards, images
 from tests.support import seed
 from visualization_web import queries
 
@@ -67,7 +67,7 @@ def test_backfill_all_repairs_a_stale_card_and_skips_erased_faces(clean_tables):
     assert shown[stale]["prediction"]["score"] == pytest.approx(0.7)
 
 
-def test_upgrading_across_migration_0006_gives_existing_faces_their_cards(settings, tmp_path):
+def test_upgrading_across_migrations_0006_and_0007_gives_existing_faces_and_images_their_cards(settings, tmp_path):
     import shutil
     import uuid
     from datetime import UTC, datetime
@@ -102,7 +102,13 @@ def test_upgrading_across_migration_0006_gives_existing_faces_their_cards(settin
                 old.execute("INSERT INTO predictions_by_face (face_id, persona_id, score, distance, model_version, "
                             "predicted_at) VALUES (?, ?, 0.5, 0.4, 3, ?)", (face, persona, now))  # fmt: skip
 
+        old.execute("INSERT INTO images (image_id, blob_key, source, source_name, status, face_count, created_at) "
+                    "VALUES ('image-1', 'images/1.jpg', 'folder', 'one.jpg', 'processed', 2, ?)", (now,))  # fmt: skip
+
         assert cli.main(["migrate", "--keyspace", keyspace]) == 0
+
+        card = images.from_card_row(next(iter(old.execute(face_cards.CARDS_OF_IMAGE_CQL, ("image-1",)))))
+        assert card == images.get(old, "image-1") and card.source_name == "one.jpg"  # the image's card (0007)
 
         cards = {row.face_id: face_cards.from_row(row) for row in old.execute(face_cards.CARDS_OF_IMAGE_CQL,
                                                                                ("image-1",))}  # fmt: skip
