@@ -246,11 +246,12 @@ def load(port: int, cookie: str, paths: list[str], clients: int, seconds: float,
             "p99_ms": round(raw["p99_us"] / 1000, 1), "mean_ms": round(raw["mean_us"] / 1000, 1)}  # fmt: skip
 
 
-def existing_corpus(db: Database, limit: int = 20_000) -> dict:
-    """Persona and image ids of a corpus seeded before (``--reuse``)."""
+def existing_corpus(db: Database) -> dict:
+    """Persona and image ids of a corpus seeded before (``--reuse``): all of them, as a fresh run loads, so
+    the page cache sees as many distinct pages."""
     from common.repositories import personas as personas_repo
 
-    rows = db.execute(f"SELECT image_id FROM images LIMIT {int(limit)}")
+    rows = db.execute("SELECT image_id FROM images", fetch_size=5000)
     return {"persona_ids": [str(p.persona_id) for p in personas_repo.list_all(db)], "seed_seconds": 0,
             "image_ids": [r.image_id for r in rows]}  # fmt: skip
 
