@@ -87,10 +87,9 @@ def from_card_row(row: Any) -> Image | None:
 
 def _updates(image_id: str, **values: Any) -> list[Statement]:
     """The same columns set in the row of record and in its card."""
-    sets = ", ".join(f"{{prefix}}{name} = ?" for name in values)
     params = (*values.values(), image_id)
-    return [(f"UPDATE images SET {sets.format(prefix='')} WHERE image_id = ?", params),
-            (f"UPDATE faces_by_image SET {sets.format(prefix='image_')} WHERE image_id = ?", params)]  # fmt: skip
+    return [(f"UPDATE {table} SET {', '.join(f'{prefix}{name} = ?' for name in values)} WHERE image_id = ?", params)
+            for table, prefix in (("images", ""), ("faces_by_image", "image_"))]  # fmt: skip
 
 
 def _image(r, prefix: str = "") -> Image:
