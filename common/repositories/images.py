@@ -102,18 +102,36 @@ def _image(r, prefix: str = "") -> Image:
     )  # fmt: skip
 
 
+_INSERT = (
+    "INSERT INTO images (image_id, blob_key, source, source_name, size_bytes, width, height, format, status, "
+    "job_id, item_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+)
+# A row without a blob key is what a status update that landed after an erase re-creates (an extraction
+# still running): no image. Its id is claimed like an absent one, with every column written anew.
+_CLAIM_GHOST = (
+    "UPDATE images SET blob_key = ?, source = ?, source_name = ?, size_bytes = ?, width = ?, height = ?, "
+    "format = ?, status = ?, job_id = ?, item_key = ?, created_at = ?, face_count = null, error = null, "
+    "processed_at = null WHERE image_id = ? IF blob_key = null"
+)
+
+
 def insert_if_absent(db: Database, image: Image) -> tuple[bool, Image]:
-    """Claim the image id (LWT). Returns (inserted, the row as stored now)."""
+    """Claim the image id (LWT), also over a row an erase left without its image. Returns (inserted, the
+    row as stored now)."""
     created = image.created_at or datetime.now(UTC)
-    row = db.one(
-        "INSERT INTO images (image_id, blob_key, source, source_name, size_bytes, width, height, format, status, "
-        "job_id, item_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS",
-        (
-            image.image_id, image.blob_key, image.source, image.source_name, image.size_bytes, image.width,
-            image.height, image.format, STORED, image.job_id, image.item_key, created,
-        ),
-    )  # fmt: skip
-    if row.applied:
+    values = (image.blob_key, image.source, image.source_name, image.size_bytes, image.width, image.height,
+              image.format, STORED, image.job_id, image.item_key, created)  # fmt: skip
+    for _attempt in range(3):  # a claim lost to another ingest (or an erase) between the two: look again
+        row = db.one(_INSERT, (image.image_id, *values))
+        if row.applied or row.blob_key is not None:
+            inserted = row.applied
+            break
+        if db.one(_CLAIM_GHOST, (*values, image.image_id)).applied:
+            inserted = True
+            break
+    else:
+        raise RuntimeError(f"image {image.image_id} is being claimed and erased concurrently; try again")
+    if inserted:
         stored = replace(image, status=STORED, face_count=None, error=None, processed_at=None, created_at=created)
         db.concurrently([
             ("INSERT INTO images_by_day (day, created_at, image_id, source_name) VALUES (?, ?, ?, ?)",
