@@ -31,7 +31,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--faces", "2000", "--personas", "10", "--labeled", "200", "--fit-sizes", "1000:10"],
     ),
     "latency": ("benchmarks.latency", ["--faces", "3000", "--personas", "20"], ["--faces", "500"]),
-    "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "10", "--warmup", "20"],
+    "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "10", "--warmup", "20",
+                                "--rounds", "3"],
             ["--faces", "5000", "--clients", "10", "--seconds", "5"]),
 }  # fmt: skip
 
@@ -149,8 +150,13 @@ def describe(name: str, d: dict) -> str:
     if name == "web":
         rows = [("corpus", f"{d.get('faces')} faces"), ("concurrent clients", d.get("clients"))]
         rows.append(("server", d.get("server", "")))
+        rounds = d.get("rounds", 1)
         rows.append(("load", f"{d.get('load', '')}, warm-up {d.get('warmup_seconds')} s per page (not counted), "
+                             f"then {rounds} round(s) of {d.get('seconds')} s per page, the pages in turn, pooled; "
                              f"page cache {'on' if d.get('page_cache', True) else 'off'}"))  # fmt: skip
+        if d.get("cpu_probe_ms"):
+            rows.append(("machine speed before each round: CPU ms of a fixed Python loop (lower is faster)",
+                         " / ".join(str(ms) for ms in d["cpu_probe_ms"])))  # fmt: skip
         think = d.get("paced_think_seconds")
         for page, stats in d.items():
             if not page.endswith(("_page", "_page_paced")):
@@ -160,6 +166,10 @@ def describe(name: str, d: dict) -> str:
             rows.append((f"**{name}** p50 / p95 / p99, {how} (goal p95 <= 150 ms)",
                          f"**{stats.get('p50_ms')} / {stats.get('p95_ms')} / {stats.get('p99_ms')} ms**, "
                          f"{stats.get('rps')} req/s, {stats.get('errors')} errors"))  # fmt: skip
+            if stats.get("rounds_p95_ms"):
+                rows.append((f"{name}, closed loop, each round: p95 ms (req/s)",
+                             " / ".join(f"{p} ({r})" for p, r in zip(stats["rounds_p95_ms"], stats["rounds_rps"],
+                                                                     strict=True))))  # fmt: skip
         return _table(rows)
     return "```json\n" + json.dumps(d, indent=1) + "\n```"
 

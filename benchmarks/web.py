@@ -17,6 +17,7 @@ uncached path. Run as a module it makes and drops its own keyspace, blob folder 
 from __future__ import annotations
 
 import argparse
+import collections
 import http.client
 import json
 import os
@@ -25,6 +26,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -213,37 +215,58 @@ def login(port: int, password: str) -> str:
 LUA = Path(__file__).with_name("web_load.lua")
 
 
-def load(port: int, cookie: str, paths: list[str], clients: int, seconds: float, warmup: float = 2.0,
-         think: float = 0.0) -> dict:  # fmt: skip
+def wrk_window(port: int, cookie: str, paths_file: Path, clients: int, seconds: float, think: float = 0.0) -> dict:
     """``clients`` closed-loop connections from wrk (a C load generator: it takes little of the CPU the
-    server needs) for ``seconds``, after ``warmup`` seconds that are not counted; each connection pauses
-    ``think`` s (±50 %) between requests (0: none, a stress test). Percentiles in milliseconds."""
+    server needs) for ``seconds``, each GETting a random path of ``paths_file`` and pausing ``think`` s
+    (±50 %) between requests (0: none, a stress test). wrk's summary, with its latency histogram."""
     import shutil
-    import tempfile
 
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (make install puts it there: apt-get install wrk)")
-    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
-        listing.write("\n".join(paths) + "\n")
-        listing.flush()
-        env = {**os.environ, "PP_BENCH_COOKIE": cookie, "PP_BENCH_THINK_MS": str(int(think * 1000))}
+    env = {**os.environ, "PP_BENCH_COOKIE": cookie, "PP_BENCH_THINK_MS": str(int(think * 1000))}
+    out = subprocess.run(
+        [wrk, "-t", "2", "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+         "-s", str(LUA), f"http://127.0.0.1:{port}", "--", str(paths_file)],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
-        def wrk_run(duration: float) -> dict:
-            out = subprocess.run(
-                [wrk, "-t", "2", "-c", str(clients), "-d", f"{max(1, round(duration))}s", "--timeout", "30s",
-                 "-s", str(LUA), f"http://127.0.0.1:{port}", "--", listing.name],
-                env=env, capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            return json.loads(out.stdout.strip().splitlines()[-1])
 
-        if warmup > 0:
-            wrk_run(warmup)
-        raw = wrk_run(seconds)
-    duration = raw["duration_us"] / 1e6
-    return {"requests": raw["requests"], "errors": raw["errors"], "rps": round(raw["requests"] / duration, 1),
-            "p50_ms": round(raw["p50_us"] / 1000, 1), "p95_ms": round(raw["p95_us"] / 1000, 1),
-            "p99_ms": round(raw["p99_us"] / 1000, 1), "mean_ms": round(raw["mean_us"] / 1000, 1)}  # fmt: skip
+def summarize(windows: list[dict]) -> dict:
+    """Requests/s and p50/p95/p99/mean (ms) over every request of the windows (their histograms pooled, the
+    percentiles ranked as wrk ranks them); with several windows, each one's p95 and requests/s too."""
+    counts: collections.Counter[int] = collections.Counter()
+    for window in windows:
+        counts.update(dict(window["hist"]))
+    total = sum(counts.values())
+
+    def percentile(p: float) -> float:
+        rank, seen = round(p / 100 * total + 0.5), 0
+        for value in sorted(counts):
+            seen += counts[value]
+            if seen >= rank:
+                return value / 1000
+        return 0.0
+
+    duration = sum(w["duration_us"] for w in windows) / 1e6
+    requests = sum(w["requests"] for w in windows)
+    mean = sum(value * n for value, n in counts.items()) / total / 1000 if total else 0.0
+    out = {"requests": requests, "errors": sum(w["errors"] for w in windows), "rps": round(requests / duration, 1),
+           "p50_ms": round(percentile(50), 1), "p95_ms": round(percentile(95), 1),
+           "p99_ms": round(percentile(99), 1), "mean_ms": round(mean, 1)}  # fmt: skip
+    if len(windows) > 1:
+        out["rounds_p95_ms"] = [round(w["p95_us"] / 1000, 1) for w in windows]
+        out["rounds_rps"] = [round(w["requests"] / (w["duration_us"] / 1e6), 1) for w in windows]
+    return out
+
+
+def cpu_probe_ms() -> float:
+    """CPU time of a fixed pure-Python loop: how fast the machine is just now (shared machines drift)."""
+    started, total = time.process_time(), 0
+    for i in range(2_000_000):
+        total += i * i
+    return round((time.process_time() - started) * 1000, 1)
 
 
 def existing_corpus(db: Database) -> dict:
@@ -260,12 +283,14 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
         personas: int = PERSONAS, log_path: Path | None = None, think: float = 0.0,
         reuse: bool = False, warmup: float = 5.0, page_cache: bool = True, paced: float = 1.0,
         workers: int | None = None, worker_class: str | None = None, threads: int | None = None,
-        only: str | None = None) -> dict:  # fmt: skip
+        only: str | None = None, rounds: int = 1) -> dict:  # fmt: skip
     """Seed, serve, load; returns per-page p50/p95/p99 (ms) and requests/s, plus the set-up figures.
     ``think``: each client's pause between requests (0 = closed-loop stress); ``reuse``: the keyspace
     already holds a corpus seeded by this module; ``page_cache=False``: the server renders every page;
-    ``paced`` > 0: each page is loaded a second time with that think time (``<page>_paced``), like people
-    reviewing rather than scripts hammering."""
+    ``rounds``: after each page's warm-up, the pages are measured in turn, ``seconds`` each, that many
+    times, and each page's figures pool its rounds (a slow spell of the machine then weighs on both pages
+    alike, and on one round in several); ``paced`` > 0: each page is loaded once more with that think time
+    (``<page>_paced``), like people reviewing rather than scripts hammering."""
     if reuse:
         corpus = existing_corpus(db)
     else:
@@ -284,19 +309,31 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
                          "seed_seconds": corpus["seed_seconds"],
                          "server": f"gunicorn, {workers} {worker_class} workers"
                          + (f" x {threads} threads" if worker_class == "gthread" else ""), "load": "wrk, closed loop",
-                         "page_cache": page_cache, "warmup_seconds": warmup}  # fmt: skip
+                         "page_cache": page_cache, "warmup_seconds": warmup, "rounds": rounds}  # fmt: skip
         pages = {"persona_page": [f"/personas/{p}" for p in corpus["persona_ids"]],
                  "image_page": [f"/images/{i}" for i in corpus["image_ids"]]}  # fmt: skip
         if only:
             pages = {only: pages[only]}
-        for name, paths in pages.items():
-            _progress(f"{name}: {clients} clients for {seconds:g} s")
-            results[name] = load(port, cookie, paths, clients, seconds, warmup=warmup, think=think)
-            _progress(f"{name}: {results[name]}")
-        for name, paths in pages.items() if paced > 0 else ():
-            _progress(f"{name}: {clients} clients pausing {paced:g} s (±50 %) between requests, {seconds:g} s")
-            results[f"{name}_paced"] = load(port, cookie, paths, clients, seconds, warmup=0, think=paced)
-            _progress(f"{name}_paced: {results[f'{name}_paced']}")
+        with tempfile.TemporaryDirectory() as folder:
+            files = {name: Path(folder, f"{name}.txt") for name in pages}
+            for name, paths in pages.items():
+                files[name].write_text("\n".join(paths) + "\n")
+                if warmup > 0:
+                    _progress(f"{name}: warm-up, {clients} clients for {warmup:g} s")
+                    wrk_window(port, cookie, files[name], clients, warmup, think)
+            windows: dict[str, list[dict]] = {name: [] for name in pages}
+            probes = []
+            for round_ in range(1, rounds + 1):
+                probes.append(cpu_probe_ms())
+                for name in pages:
+                    windows[name].append(wrk_window(port, cookie, files[name], clients, seconds, think))
+                    _progress(f"{name}, round {round_}/{rounds}: {summarize(windows[name][-1:])}")
+            results.update({name: summarize(found) for name, found in windows.items()})
+            results["cpu_probe_ms"] = probes
+            for name in pages if paced > 0 else ():
+                _progress(f"{name}: {clients} clients pausing {paced:g} s (±50 %) between requests, {seconds:g} s")
+                results[f"{name}_paced"] = summarize([wrk_window(port, cookie, files[name], clients, seconds, paced)])
+                _progress(f"{name}_paced: {results[f'{name}_paced']}")
         results["paced_think_seconds"] = paced
         return results
     finally:
@@ -313,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--think", type=float, default=0.0, help="seconds each client pauses between requests")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring, per page")
+    parser.add_argument("--rounds", type=int, default=1, help="measure the pages in turn this many times, pooled")
     parser.add_argument("--paced", type=float, default=1.0, help="think time of a second, paced pass (0: none)")
     parser.add_argument("--no-page-cache", action="store_true", help="render every page (PP_PAGE_CACHE_SECONDS=0)")
     parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: PP_WEB_WORKERS)")
@@ -340,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run(db, args.faces, args.clients, args.seconds, args.personas, Path(f"/tmp/{keyspace}-gunicorn.log"),
                      think=args.think, reuse=bool(args.reuse), warmup=args.warmup,
                      page_cache=not args.no_page_cache, paced=args.paced, workers=args.workers,
-                     worker_class=args.worker_class, threads=args.threads, only=args.only)  # fmt: skip
+                     worker_class=args.worker_class, threads=args.threads, only=args.only,
+                     rounds=args.rounds)  # fmt: skip
     finally:
         db.close()
         if not (args.keep or args.reuse):
