@@ -214,6 +214,7 @@ def login(port: int, password: str) -> str:
 # --- the load ------------------------------------------------------------------------------------
 
 LUA = Path(__file__).with_name("web_load.lua")
+REWARM_SECONDS = 3.0
 
 
 def wrk_window(port: int, cookie: str, paths_file: Path, clients: int, seconds: float, think: float = 0.0) -> dict:
@@ -284,15 +285,18 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
         personas: int = PERSONAS, log_path: Path | None = None, think: float = 0.0,
         reuse: bool = False, warmup: float = 5.0, page_cache: bool = True, paced: float = 1.0,
         workers: int | None = None, worker_class: str | None = None, threads: int | None = None,
-        only: str | None = None, rounds: int = 1, cold_rounds: bool = False) -> dict:  # fmt: skip
+        only: str | None = None, rounds: int = 1, cold_image_rounds: bool = False) -> dict:  # fmt: skip
     """Seed, serve, load; returns per-page p50/p95/p99 (ms) and requests/s, plus the set-up figures.
     ``think``: each client's pause between requests (0 = closed-loop stress); ``reuse``: the keyspace
     already holds a corpus seeded by this module; ``page_cache=False``: the server renders every page;
     ``rounds``: after each page's warm-up, the pages are measured in turn, ``seconds`` each, that many
     times, and each page's figures pool its rounds (a slow spell of the machine then weighs on both pages
-    alike, and on one round in several); ``cold_rounds``: each round starts as after a label (the read-model
-    generation bumped, so no page rendered before it is served), so the rounds measure the same thing rather
-    than a page cache that fills as the run goes on; ``paced`` > 0: each page is loaded once more with that think time
+    alike, and on one round in several); ``cold_image_rounds``: each image-page round starts as after a
+    label (the read-model generation bumped, so no page rendered before it is served): random draws from
+    thousands of images fill the page cache as the run goes on, so without it each round would measure a
+    warmer cache than the last; the few hundred persona pages, which a second of traffic caches again, are
+    re-warmed for ``REWARM_SECONDS`` (not counted) before each of their later rounds; ``paced`` > 0: each
+    page is loaded once more with that think time
     (``<page>_paced``), like people reviewing rather than scripts hammering."""
     if reuse:
         corpus = existing_corpus(db)
@@ -313,7 +317,7 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
                          "server": f"gunicorn, {workers} {worker_class} workers"
                          + (f" x {threads} threads" if worker_class == "gthread" else ""), "load": "wrk, closed loop",
                          "page_cache": page_cache, "warmup_seconds": warmup, "rounds": rounds,
-                         "cold_rounds": cold_rounds}  # fmt: skip
+                         "cold_image_rounds": cold_image_rounds}  # fmt: skip
         pages = {"persona_page": [f"/personas/{p}" for p in corpus["persona_ids"]],
                  "image_page": [f"/images/{i}" for i in corpus["image_ids"]]}  # fmt: skip
         if only:
@@ -328,10 +332,12 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
             windows: dict[str, list[dict]] = {name: [] for name in pages}
             probes = []
             for round_ in range(1, rounds + 1):
-                if cold_rounds:
-                    read_model.changed(db)  # as after a label: no page rendered before is served
                 probes.append(cpu_probe_ms())
                 for name in pages:
+                    if cold_image_rounds and name == "image_page":
+                        read_model.changed(db)  # as after a label: no page rendered before is served
+                    elif cold_image_rounds and round_ > 1:  # the persona pages again cached, as a second of use does
+                        wrk_window(port, cookie, files[name], clients, REWARM_SECONDS, think)
                     windows[name].append(wrk_window(port, cookie, files[name], clients, seconds, think))
                     _progress(f"{name}, round {round_}/{rounds}: {summarize(windows[name][-1:])}")
             results.update({name: summarize(found) for name, found in windows.items()})
@@ -357,7 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=0.0, help="seconds each client pauses between requests")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring, per page")
     parser.add_argument("--rounds", type=int, default=1, help="measure the pages in turn this many times, pooled")
-    parser.add_argument("--cold-rounds", action="store_true", help="each round starts as after a label")
+    parser.add_argument(
+        "--cold-image-rounds",
+        action="store_true",
+        help="each image-page round starts as after a label (nothing cached)",
+    )
     parser.add_argument("--paced", type=float, default=1.0, help="think time of a second, paced pass (0: none)")
     parser.add_argument("--no-page-cache", action="store_true", help="render every page (PP_PAGE_CACHE_SECONDS=0)")
     parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: PP_WEB_WORKERS)")
@@ -386,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                      think=args.think, reuse=bool(args.reuse), warmup=args.warmup,
                      page_cache=not args.no_page_cache, paced=args.paced, workers=args.workers,
                      worker_class=args.worker_class, threads=args.threads, only=args.only,
-                     rounds=args.rounds, cold_rounds=args.cold_rounds)  # fmt: skip
+                     rounds=args.rounds, cold_image_rounds=args.cold_image_rounds)  # fmt: skip
     finally:
         db.close()
         if not (args.keep or args.reuse):
