@@ -214,7 +214,6 @@ def login(port: int, password: str) -> str:
 # --- the load ------------------------------------------------------------------------------------
 
 LUA = Path(__file__).with_name("web_load.lua")
-REWARM_SECONDS = 3.0
 
 
 def wrk_window(port: int, cookie: str, paths_file: Path, clients: int, seconds: float, think: float = 0.0) -> dict:
@@ -233,6 +232,20 @@ def wrk_window(port: int, cookie: str, paths_file: Path, clients: int, seconds: 
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def prime(port: int, cookie: str, paths: list[str], connections: int = 4) -> None:
+    """GET every path once (``connections`` at a time), so each is in the page cache."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def get(path: str) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", path, headers={"Cookie": cookie, "Accept": "text/html"})
+        conn.getresponse().read()
+        conn.close()
+
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(get, paths))
 
 
 def summarize(windows: list[dict]) -> dict:
@@ -294,8 +307,8 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
     alike, and on one round in several); ``cold_image_rounds``: each image-page round starts as after a
     label (the read-model generation bumped, so no page rendered before it is served): random draws from
     thousands of images fill the page cache as the run goes on, so without it each round would measure a
-    warmer cache than the last; the few hundred persona pages, which a second of traffic caches again, are
-    re-warmed for ``REWARM_SECONDS`` (not counted) before each of their later rounds; ``paced`` > 0: each
+    warmer cache than the last; the few hundred persona pages, which a moment of use caches again, are
+    each loaded once (``prime``, not counted) before each of their later rounds; ``paced`` > 0: each
     page is loaded once more with that think time
     (``<page>_paced``), like people reviewing rather than scripts hammering."""
     if reuse:
@@ -335,8 +348,8 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
                 if cold_image_rounds and name == "image_page":
                     read_model.changed(db)  # as after a label: no page rendered before is served
                     stale.update(other for other in pages if other != name)
-                elif name in stale:  # the persona pages cached again, as a second of use does (not counted)
-                    wrk_window(port, cookie, files[name], clients, REWARM_SECONDS)
+                elif name in stale:  # the persona pages cached again, as a moment of use does (not counted)
+                    prime(port, cookie, pages[name])
                     stale.discard(name)
                 return wrk_window(port, cookie, files[name], clients, seconds, think_s)
 
