@@ -8,8 +8,9 @@
 ``run`` writes a synthetic corpus into ``db``'s keyspace (give it a throw-away one; it refuses a keyspace
 that already holds faces), serves the app under gunicorn as deployed (``visualization_web/gunicorn_conf.py``:
 the PP_WEB_* settings, which ``--workers``, ``--worker-class`` and ``--threads`` override) on 127.0.0.1, logs
-in once and has wrk (``benchmarks/web_load.lua``) keep ``clients`` connections busy with that session cookie,
-one page kind at a time, for ``seconds`` after a warm-up that is not counted. The pages come from the
+in once and has wrk (``benchmarks/web_load.py``, ``web_load.lua``) keep ``clients`` connections busy with that
+session cookie, one page kind at a time, for ``seconds`` after a warm-up that is not counted (``--rounds``:
+the pages in turn, that many times, pooled). The pages come from the
 rendered-page cache once seen (``visualization_web/page_cache.py``); ``--no-page-cache`` measures the
 uncached path. Run as a module it makes and drops its own keyspace, blob folder and Redis DB.
 """
@@ -17,7 +18,6 @@ uncached path. Run as a module it makes and drops its own keyspace, blob folder 
 from __future__ import annotations
 
 import argparse
-import collections
 import http.client
 import json
 import os
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.web_load import cpu_probe_ms, prime, summarize, wrk_window
 from common import read_model
 from common.db import Database
 from common.settings import get_settings
@@ -209,79 +210,6 @@ def login(port: int, password: str) -> str:
     if response.status != 302:
         raise RuntimeError(f"login failed with {response.status}")
     return _cookie(response)
-
-
-# --- the load ------------------------------------------------------------------------------------
-
-LUA = Path(__file__).with_name("web_load.lua")
-
-
-def wrk_window(port: int, cookie: str, paths_file: Path, clients: int, seconds: float, think: float = 0.0) -> dict:
-    """``clients`` closed-loop connections from wrk (a C load generator: it takes little of the CPU the
-    server needs) for ``seconds``, each GETting a random path of ``paths_file`` and pausing ``think`` s
-    (±50 %) between requests (0: none, a stress test). wrk's summary, with its latency histogram."""
-    import shutil
-
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise RuntimeError("wrk is not installed (make install puts it there: apt-get install wrk)")
-    env = {**os.environ, "PP_BENCH_COOKIE": cookie, "PP_BENCH_THINK_MS": str(int(think * 1000))}
-    out = subprocess.run(
-        [wrk, "-t", "2", "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
-         "-s", str(LUA), f"http://127.0.0.1:{port}", "--", str(paths_file)],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def prime(port: int, cookie: str, paths: list[str], connections: int = 4) -> None:
-    """GET every path once (``connections`` at a time), so each is in the page cache."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def get(path: str) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("GET", path, headers={"Cookie": cookie, "Accept": "text/html"})
-        conn.getresponse().read()
-        conn.close()
-
-    with ThreadPoolExecutor(connections) as pool:
-        list(pool.map(get, paths))
-
-
-def summarize(windows: list[dict]) -> dict:
-    """Requests/s and p50/p95/p99/mean (ms) over every request of the windows (their histograms pooled, the
-    percentiles ranked as wrk ranks them); with several windows, each one's p95 and requests/s too."""
-    counts: collections.Counter[int] = collections.Counter()
-    for window in windows:
-        counts.update(dict(window["hist"]))
-    total = sum(counts.values())
-
-    def percentile(p: float) -> float:
-        rank, seen = round(p / 100 * total + 0.5), 0
-        for value in sorted(counts):
-            seen += counts[value]
-            if seen >= rank:
-                return value / 1000
-        return 0.0
-
-    duration = sum(w["duration_us"] for w in windows) / 1e6
-    requests = sum(w["requests"] for w in windows)
-    mean = sum(value * n for value, n in counts.items()) / total / 1000 if total else 0.0
-    out = {"requests": requests, "errors": sum(w["errors"] for w in windows), "rps": round(requests / duration, 1),
-           "p50_ms": round(percentile(50), 1), "p95_ms": round(percentile(95), 1),
-           "p99_ms": round(percentile(99), 1), "mean_ms": round(mean, 1)}  # fmt: skip
-    if len(windows) > 1:
-        out["rounds_p95_ms"] = [round(w["p95_us"] / 1000, 1) for w in windows]
-        out["rounds_rps"] = [round(w["requests"] / (w["duration_us"] / 1e6), 1) for w in windows]
-    return out
-
-
-def cpu_probe_ms() -> float:
-    """CPU time of a fixed pure-Python loop: how fast the machine is just now (shared machines drift)."""
-    started, total = time.process_time(), 0
-    for i in range(2_000_000):
-        total += i * i
-    return round((time.process_time() - started) * 1000, 1)
 
 
 def existing_corpus(db: Database) -> dict:

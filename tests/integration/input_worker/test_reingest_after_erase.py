@@ -34,9 +34,7 @@ def _erase_during_extraction(db, image_id: str) -> None:
     images.mark_processed(db, image_id, 1)  # the extraction that was still running finishes
 
 
-def test_the_bytes_of_an_image_erased_during_its_extraction_are_stored_again(
-    clean_tables, settings, redis_client
-):
+def test_the_bytes_of_an_image_erased_during_its_extraction_are_stored_again(clean_tables, settings, redis_client):
     db = clean_tables
     first = _ingest(db, settings, redis_client, [])
     _erase_during_extraction(db, first.image_id)
