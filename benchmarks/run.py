@@ -151,8 +151,8 @@ def describe(name: str, d: dict) -> str:
         rows = [("corpus", f"{d.get('faces')} faces"), ("concurrent clients", d.get("clients"))]
         rows.append(("server", d.get("server", "")))
         rounds = d.get("rounds", 1)
-        cold = ", each image-page round as after a label (no page cached before it)"
-        cold = cold if d.get("cold_image_rounds") else ""
+        cold = (", each image-page round as after a label (no page cached before it)"
+                if d.get("cold_image_rounds") else "")  # fmt: skip
         rows.append(("load", f"{d.get('load', '')}, warm-up {d.get('warmup_seconds')} s per page (not counted), "
                              f"then {rounds} round(s) of {d.get('seconds')} s per page, pages in turn, pooled{cold}; "
                              f"page cache {'on' if d.get('page_cache', True) else 'off'}"))  # fmt: skip

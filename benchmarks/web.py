@@ -237,8 +237,8 @@ def run(db: Database, faces: int = 100_000, clients: int = 50, seconds: float = 
     thousands of images fill the page cache as the run goes on, so without it each round would measure a
     warmer cache than the last; the few hundred persona pages, which a moment of use caches again, are
     each loaded once (``prime``, not counted) before each of their later rounds; ``paced`` > 0: each
-    page is loaded once more with that think time
-    (``<page>_paced``), like people reviewing rather than scripts hammering."""
+    page is loaded once more with that think time (``<page>_paced``), like people reviewing rather than
+    scripts hammering."""
     if reuse:
         corpus = existing_corpus(db)
     else:

@@ -7,8 +7,10 @@ import collections
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 LUA = Path(__file__).with_name("web_load.lua")
@@ -18,8 +20,6 @@ def wrk_window(port: int, cookie: str, paths_file: Path, clients: int, seconds: 
     """``clients`` closed-loop connections from wrk (a C load generator: it takes little of the CPU the
     server needs) for ``seconds``, each GETting a random path of ``paths_file`` and pausing ``think`` s
     (±50 %) between requests (0: none, a stress test). wrk's summary, with its latency histogram."""
-    import shutil
-
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (make install puts it there: apt-get install wrk)")
@@ -34,7 +34,6 @@ def wrk_window(port: int, cookie: str, paths_file: Path, clients: int, seconds: 
 
 def prime(port: int, cookie: str, paths: list[str], connections: int = 4) -> None:
     """GET every path once (``connections`` at a time), so each is in the page cache."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def get(path: str) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

@@ -102,15 +102,13 @@ def _image(r, prefix: str = "") -> Image:
     )  # fmt: skip
 
 
-_INSERT = (
-    "INSERT INTO images (image_id, blob_key, source, source_name, size_bytes, width, height, format, status, "
-    "job_id, item_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
-)
+_CLAIMED = ("blob_key", "source", "source_name", "size_bytes", "width", "height", "format", "status", "job_id",
+            "item_key", "created_at")  # fmt: skip
+_INSERT = f"INSERT INTO images (image_id, {', '.join(_CLAIMED)}) VALUES (?{', ?' * len(_CLAIMED)}) IF NOT EXISTS"
 # A row without a blob key is what a status update that landed after an erase re-creates (an extraction
 # still running): no image. Its id is claimed like an absent one, with every column written anew.
 _CLAIM_GHOST = (
-    "UPDATE images SET blob_key = ?, source = ?, source_name = ?, size_bytes = ?, width = ?, height = ?, "
-    "format = ?, status = ?, job_id = ?, item_key = ?, created_at = ?, face_count = null, error = null, "
+    f"UPDATE images SET {', '.join(f'{name} = ?' for name in _CLAIMED)}, face_count = null, error = null, "
     "processed_at = null WHERE image_id = ? IF blob_key = null"
 )
 
