@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import Flask, request, url_for
 
 from common.settings import get_settings
+from visualization_web.session_cookie import VerifiedCookieSessionInterface
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -29,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
         # Without a configured key every restart logs everyone out; still usable, never guessable.
         secret = os.urandom(32).hex()
     app = Flask(__name__)
+    app.session_interface = VerifiedCookieSessionInterface()
     app.config.update(
         SECRET_KEY=secret or "dev-only-insecure",
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
@@ -89,14 +91,21 @@ def _nav_urls(script_root: str) -> dict[str, str]:
     return urls | {f"static/{name}": url_for("static", filename=name) for name in LAYOUT_ASSETS}
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("Cache-Control", "no-store"),
+)
+
+
 def _security_headers(response):
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-store"
+    """The headers above on every response, except where a view set its own (the blobs' Cache-Control).
+    One pass over the response's few headers: ``Headers.setdefault`` raises and catches an exception per
+    missing header, seven per page."""
+    present = {name.lower() for name, _ in response.headers}
+    response.headers.extend([(name, value) for name, value in SECURITY_HEADERS if name.lower() not in present])
     return response
