@@ -1,12 +1,13 @@
 """Flask's signed-cookie session, with each verified cookie remembered for a while per process.
 
 Every page view sends the same session cookie, and Flask checks it afresh each time: it builds a serializer,
-derives the signing key and computes two HMACs before a byte of the page is rendered (about a tenth of
-an image page's CPU under load). A cookie whose signature was verified once verifies again, byte for byte,
-under the same keys, so :class:`VerifiedCookieSessionInterface` keeps the decoded payload and the signing
-time of the last cookies it verified (keyed by the cookie string and the app's keys) and checks only the
-age on later requests. Nothing else changes: the cookie, its expiry (``PERMANENT_SESSION_LIFETIME``, from
-the signing time), what a tampered or expired cookie gets (an empty session) and how sessions are saved.
+derives the signing key and computes two HMACs before a byte of the page is rendered (8 % of an image
+page's interpreter time under load, py-spy --gil). A cookie whose signature was verified once verifies
+again, byte for byte, under the same keys, so :class:`VerifiedCookieSessionInterface` keeps the decoded
+payload and the signing time of the last cookies it verified (keyed by the cookie string and the app's
+keys) and checks only the age on later requests. Nothing else changes: the cookie, its expiry
+(``PERMANENT_SESSION_LIFETIME``, from the signing time), what a tampered or expired cookie gets (an empty
+session) and how sessions are saved.
 """
 
 from __future__ import annotations
