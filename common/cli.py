@@ -40,7 +40,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return 1
     cluster, session = holder["conn"]
     try:
-        applied = migrate(session, keyspace, settings.cassandra_replication)
+        applied = migrate(session, keyspace, settings.cassandra_replication, flavor=settings.cassandra_flavor)
     finally:
         cluster.shutdown()
     print(f"applied: {', '.join(applied)}" if applied else f"keyspace {keyspace} is up to date")

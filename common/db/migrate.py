@@ -13,6 +13,7 @@ from cassandra import InvalidRequest
 from cassandra.cluster import Session
 
 from common.db.retry import call_with_backoff
+from common.settings import CassandraFlavor
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -22,6 +23,32 @@ _KEYSPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 
 class MigrationError(RuntimeError):
     pass
+
+
+# Cosmos DB for Apache Cassandra keeps one timestamp per row unless a table is created with these options,
+# which its documentation asks of every table written with lightweight transactions (``IF NOT EXISTS``,
+# ``IF column = …``); ``USING TIMESTAMP`` writes need them to be compared cell by cell, as Cassandra does.
+# They are given when the table is created (a migration's text stays the same for every flavor, and so
+# does its checksum). ``tests/unit/common/test_cql_is_cosmos_safe.py`` finds every such write in the code
+# and fails when its table is missing here.
+COSMOS_CELL_TIMESTAMPS = (
+    "cosmosdb_cell_level_timestamp=true AND cosmosdb_cell_level_timestamp_tombstones=true "
+    "AND cosmosdb_cell_level_timetolive=true"
+)
+CELL_TIMESTAMP_TABLES = frozenset(
+    {"persona_names", "images", "faces_by_image", "sequences", "ingest_jobs", "undone_events"}
+)
+_CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.I)
+
+
+def for_flavor(statement: str, flavor: CassandraFlavor) -> str:
+    """The DDL statement as ``flavor`` needs it: on Cosmos DB, the tables above are created with
+    :data:`COSMOS_CELL_TIMESTAMPS`; everything else, and every statement on Apache Cassandra, as written."""
+    created = _CREATE_TABLE.match(statement)
+    if flavor is not CassandraFlavor.cosmos or not created or created.group(1).lower() not in CELL_TIMESTAMP_TABLES:
+        return statement
+    joiner = " AND " if re.search(r"\)\s*WITH\s", statement, re.I) else " WITH "
+    return f"{statement}{joiner}{COSMOS_CELL_TIMESTAMPS}"
 
 
 @dataclass(frozen=True)
@@ -90,8 +117,15 @@ def _execute_idempotently(session: Session, statement: str) -> None:
             raise
 
 
-def migrate(session: Session, keyspace: str, replication: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply every migration not yet recorded; return the names applied (empty when current)."""
+def migrate(
+    session: Session,
+    keyspace: str,
+    replication: str,
+    directory: Path = MIGRATIONS_DIR,
+    flavor: CassandraFlavor = CassandraFlavor.apache,
+) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied (empty when current). ``flavor``:
+    the database's (the settings' ``cassandra_flavor``), for the table options it needs (:func:`for_flavor`)."""
     ensure_keyspace(session, keyspace, replication)
     session.set_keyspace(keyspace)
     done = applied_versions(session, keyspace)
@@ -105,7 +139,7 @@ def migrate(session: Session, keyspace: str, replication: str, directory: Path =
             continue
         log.info("applying migration %s", migration.path.name)
         for statement in migration.statements():
-            _execute_idempotently(session, statement)
+            _execute_idempotently(session, for_flavor(statement, flavor))
         session.execute(
             "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (%s, %s, %s, %s)",
             (migration.version, migration.name, migration.checksum, datetime.now(UTC)),
