@@ -125,6 +125,9 @@ class Settings(BaseSettings):
         300, ge=0, description="Rendered persona/image pages kept this long at most; 0 turns the cache off"
     )
     user_cache_seconds: float = Field(5.0, ge=0, description="A role change or removed user applies within this")
+    corpus_counts_seconds: float = Field(
+        30.0, ge=1, description="Dashboard and /metrics corpus counts older than this are recounted in the background"
+    )
     web_workers: int = Field(2, ge=1, le=64, description="gunicorn worker processes per web server")
     web_worker_class: WebWorkerClass = Field(
         WebWorkerClass.gthread,

@@ -106,6 +106,9 @@ def clean_tables(db):
     from common import read_model
 
     read_model.changed(db)  # pages cached before the truncation are stale now
+    from visualization_web import corpus_counts
+
+    corpus_counts.forget(db.keyspace)  # and so are the corpus counts
     return db
 
 

@@ -1,5 +1,5 @@
-"""The dashboard's reads (corpus counts, queue depths, workers online) and the audit log's, each cached
-for a few seconds per process: they scan or ask the whole system, and a dashboard is reloaded often."""
+"""The dashboard's reads (queue depths, workers online) and the audit log's; workers online is cached for a
+few seconds per process (it asks every worker). The corpus counts are in ``corpus_counts``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from typing import Any
 import redis
 
 from common.db import Database
-from common.repositories import events, jobs, labels, personas
+from common.repositories import events
 from common.settings import get_settings
 from common.task_names import QUEUES
-from visualization_web import queries
 
 _cache: dict[str, tuple[float, Any]] = {}
 _cache_lock = threading.Lock()
@@ -35,34 +34,6 @@ def cached(key: str, seconds: float, compute):
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
-
-
-def counts(db: Database) -> dict[str, int]:
-    def compute() -> dict[str, int]:
-        people = personas.list_all(db)
-        confirmed = sum(1 for p in people for lab in queries.labels_of_persona(db, p.persona_id)
-                        if lab.verdict == labels.CONFIRM)  # fmt: skip
-        predicted = unknown = 0
-        for row in db.execute("SELECT persona_id FROM predictions_by_face", fetch_size=5000):
-            if row.persona_id is None:
-                unknown += 1
-            else:
-                predicted += 1
-        rejected_files = 0
-        for job in jobs.recent(db, limit=10):
-            progress = jobs.progress(db, job.job_id)
-            rejected_files += progress.counts["rejected"] if progress else 0
-        return {
-            "images": db.one("SELECT COUNT(*) AS n FROM images").n,
-            "faces": db.one("SELECT COUNT(*) AS n FROM faces").n,
-            "personas": len(people),
-            "confirmed": confirmed,
-            "predicted": predicted,
-            "unknown": unknown,
-            "rejected_files": rejected_files,
-        }
-
-    return cached(f"counts:{db.keyspace}", 15.0, compute)
 
 
 def queue_depths() -> dict[str, int | None]:

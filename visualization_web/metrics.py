@@ -1,7 +1,8 @@
 """`/metrics`: Prometheus text format, unauthenticated, numbers only (no names, paths or secrets).
 
 Request counts and latency histograms are kept in this process (each gunicorn worker reports its own;
-Prometheus sums them per instance). Corpus counts are cached: counting 100k rows is not free.
+Prometheus sums them per instance). Corpus counts are the dashboard's, shared by every process and
+recounted in the background (``visualization_web.corpus_counts``): counting 100k rows is not free.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from collections import defaultdict
 from flask import Flask, Response, current_app, g, request
 
 from common.db import get_database
-from visualization_web import dashboard_queries, queries
+from visualization_web import corpus_counts, dashboard_queries, queries
 
 log = logging.getLogger(__name__)
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-COUNTS_SECONDS = 60.0
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -79,20 +79,6 @@ def _record(response: Response) -> Response:
     return response
 
 
-def corpus_counts() -> dict[str, int]:
-    """Images, faces and personas (cached for a minute per process)."""
-    db = get_database()
-
-    def compute() -> dict[str, int]:
-        return {
-            "images": int(db.one("SELECT COUNT(*) AS n FROM images").n),
-            "faces": int(db.one("SELECT COUNT(*) AS n FROM faces").n),
-            "personas": int(db.one("SELECT COUNT(*) AS n FROM personas").n),
-        }
-
-    return dashboard_queries.cached(f"metrics-counts:{db.keyspace}", COUNTS_SECONDS, compute)
-
-
 def _gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
     return lines + [f"{name}{labels} {value:g}" for labels, value in samples]
@@ -102,9 +88,12 @@ def render() -> str:
     out: list[str] = []
     cassandra_up = 1
     try:
-        counts = corpus_counts()
-        out += _gauge("pp_corpus_objects", "Stored images, faces and personas (cached 60 s).",
-                      [(f'{{kind="{k}"}}', v) for k, v in counts.items()])  # fmt: skip
+        counts = corpus_counts.current(get_database())  # None: the first count is running elsewhere
+        kinds = ("images", "faces", "personas")
+        out += _gauge("pp_corpus_objects", "Stored images, faces and personas, as last counted.",
+                      [(f'{{kind="{k}"}}', counts.values[k]) for k in kinds] if counts else [])  # fmt: skip
+        out += _gauge("pp_corpus_counted_age_seconds", "Seconds since the corpus was last counted.",
+                      [("", round(counts.age(), 1))] if counts else [])  # fmt: skip
         version = queries.active_version(get_database())
         out += _gauge("pp_active_model_version", "The active model version (absent: no model yet).",
                       [("", version)] if version is not None else [])  # fmt: skip

@@ -6,7 +6,7 @@ from flask import render_template
 
 from common.db import get_database
 from common.settings import get_settings
-from visualization_web import dashboard_queries, queries
+from visualization_web import corpus_counts, dashboard_queries, queries
 from visualization_web.pages import bp
 from visualization_web.pages.models_page import model_summary
 
@@ -17,7 +17,8 @@ def dashboard():
     version = queries.active_version(db)
     return render_template(
         "dashboard.html",
-        counts=dashboard_queries.counts(db),
+        counts=corpus_counts.current(db),
+        counts_seconds=get_settings().corpus_counts_seconds,
         queues=dashboard_queries.queue_depths(),
         workers=dashboard_queries.workers_online(),
         model=model_summary(db, version) if version is not None else None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from tests.support import seed
-from visualization_web import dashboard_queries
 
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
 
@@ -33,7 +32,6 @@ def _scrape(web, login) -> dict[str, float]:
 
 
 def test_metrics_are_public_and_count_the_corpus_queues_model_and_requests(web, web_db, login, redis_client):
-    dashboard_queries.clear_cache()
     seed.seed_faces(web_db, 3, seed.centers(1)[0], per_image=3)
     seed.set_active_model(web_db, 4)
     redis_client.rpush("extract", "pending-1", "pending-2")  # not Celery messages: removed below
@@ -44,6 +42,7 @@ def test_metrics_are_public_and_count_the_corpus_queues_model_and_requests(web, 
     assert metrics['pp_corpus_objects{kind="images"}'] == 1
     assert metrics['pp_corpus_objects{kind="faces"}'] == 3
     assert metrics['pp_corpus_objects{kind="personas"}'] == 1
+    assert 0 <= metrics["pp_corpus_counted_age_seconds"] < 60
     assert metrics['pp_queue_depth{queue="extract"}'] == 2
     assert {k for k in metrics if k.startswith("pp_queue_depth")} == {
         f'pp_queue_depth{{queue="{q}"}}' for q in ("ingest", "extract", "retrain", "reclassify")
