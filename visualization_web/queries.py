@@ -220,12 +220,23 @@ def persona_faces(db: Database, persona_id: uuid.UUID, page: int = 0, per_page: 
 
 
 def persona_summaries(db: Database) -> list[dict]:
-    out = []
-    for p in all_personas(db):
-        own = [lab for lab in labels_of_persona(db, p.persona_id) if lab.verdict == labels.CONFIRM]
-        cover = cards(db, [own[0].face_id]) if own else []
-        out.append({"persona": p, "confirmed": len(own), "cover": cover[0] if cover else None})
-    return out
+    """Every persona with its confirmed count and its newest confirmed face as cover: one round of
+    concurrent reads for every persona's labels, one for the covers (300 personas, 12,000 labels: 1.5 s
+    one persona after the other, here)."""
+    people = all_personas(db)
+    cql = "SELECT face_id, verdict, labeled_at FROM labels_by_persona WHERE persona_id = ? AND bucket IN ?"
+    buckets = list(range(labels.BUCKETS))
+    oldest = datetime.min.replace(tzinfo=UTC)
+    summaries = []  # (confirmed count, newest confirmed face)
+    for rows in db.concurrently([(cql, (p.persona_id, buckets)) for p in people]):
+        own = [r for r in rows if r.verdict == labels.CONFIRM]
+        newest = max(own, key=lambda r: r.labeled_at.replace(tzinfo=UTC) if r.labeled_at else oldest, default=None)
+        summaries.append((len(own), newest.face_id if newest else None))
+    covers = card_rows(db, [face_id for _, face_id in summaries if face_id])
+    return [
+        {"persona": p, "confirmed": n, "cover": _card(covers[face_id]) if face_id in covers else None}
+        for p, (n, face_id) in zip(people, summaries, strict=True)
+    ]
 
 
 PERSONAS_SECONDS = 60.0

@@ -19,8 +19,9 @@ PER_PAGE = 60
 
 @bp.get("/personas")
 def personas_list():
-    db = get_database()
-    return render_template("personas.html", summaries=queries.persona_summaries(db))
+    return page_cache.serve(
+        "personas", lambda: render_template("personas.html", summaries=queries.persona_summaries(get_database()))
+    )
 
 
 @bp.post("/personas")

@@ -122,3 +122,25 @@ def test_events_page_says_why_a_queue_message_was_dropped(login, web_db):
     html = login("viewer").get("/events?kind=queue.").get_data(as_text=True)
     assert "queue.bad_message" in html
     assert "(not JSON &lt;script&gt;alert(1)&lt;/script&gt;)" in html and "<script>alert" not in html
+
+
+def test_persona_list_shows_confirmed_counts_and_the_newest_confirmed_face_as_cover(login, web_db):
+    group_a, group_b = _seed_two_groups(web_db)
+    browser = login("labeler")
+    ada = browser.post_json("/api/v1/personas", {"name": "Ada"}).get_json()["persona_id"]
+    browser.post_json("/api/v1/personas", {"name": "Bo"})
+    for face_id in group_a[:2]:
+        browser.post_json("/api/v1/labels", {"face_id": face_id, "persona_id": ada, "verdict": "confirm"})
+    browser.post_json("/api/v1/labels", {"face_id": group_b[0], "persona_id": ada, "verdict": "reject"})
+
+    def listed() -> tuple[list[str], list[str]]:
+        html = browser.get("/personas").get_data(as_text=True)
+        return re.findall(r"(\d+) confirmed", html), re.findall(r'<img src="/blobs/([^"]+)"', html)
+
+    newest = seed.faces.get(web_db, group_a[1]).crop_key
+    assert listed() == (["2", "0"], [newest])  # Ada, then Bo (no cover); the rejection is not counted
+    api = {p["name"]: p for p in browser.get("/api/v1/personas").get_json()["personas"]}
+    assert api["Ada"]["confirmed"] == 2 and api["Bo"]["confirmed"] == 0
+    browser.post_json("/api/v1/labels", {"face_id": group_a[2], "persona_id": ada, "verdict": "confirm"})
+    third = seed.faces.get(web_db, group_a[2]).crop_key
+    assert listed() == (["3", "0"], [third])  # the cached list was rendered again after the label
