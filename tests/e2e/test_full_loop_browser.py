@@ -104,7 +104,7 @@ def test_full_loop_with_real_workers(web_server, browser_page, clean_tables, red
         people = Counter(person_of_face(db, f) for f in face_ids)
         assert len(people) == 1, f"a group mixes people: {people}"
         person = next(iter(people))
-        group.query_selector("select[name=persona_id]").select_option(str(ids[person]))
+        group.query_selector("input[name=persona_name]").fill(PEOPLE[person])  # offered by the names' datalist
         group.query_selector("button:has-text('Assign this group')").click()
         page.wait_for_selector(".flash:has-text('faces assigned')")
     for person, persona_id in ids.items():

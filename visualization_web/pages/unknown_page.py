@@ -6,17 +6,24 @@ from flask import render_template, request
 
 from common import labeling
 from common.db import get_database
-from common.repositories import labels
+from common.repositories import labels, personas
 from visualization_web import clustering, queries
 from visualization_web.auth import actor, require
 from visualization_web.pages import bp
-from visualization_web.pages.common import done, parse_uuid
+from visualization_web.pages.common import done
+
+# Groups on one page, largest first. Each is a set of forms; hundreds of them (singletons of a large corpus)
+# made a page of megabytes. Labeling these takes their faces out of the unknown, so a reload shows the next.
+MAX_GROUPS_SHOWN = 40
 
 
 @bp.get("/unknown")
 def unknown():
     db = get_database()
-    return render_template("unknown.html", groups=clustering.unknown_groups(db), personas=queries.all_personas(db))
+    groups = clustering.unknown_groups(db)
+    hidden = groups[MAX_GROUPS_SHOWN:]
+    return render_template("unknown.html", groups=groups[:MAX_GROUPS_SHOWN], personas=queries.all_personas(db),
+                           hidden_groups=len(hidden), hidden_faces=sum(len(g.cards) for g in hidden))  # fmt: skip
 
 
 def _face_ids() -> list[str]:
@@ -35,7 +42,11 @@ def unknown_create():
 @bp.post("/unknown/assign")
 @require("labeler")
 def unknown_assign():
+    """The group to the persona typed or picked by name (the page offers every name)."""
     db = get_database()
-    persona_id = parse_uuid(request.form.get("persona_id"))
-    done_events = labeling.label_many(db, _face_ids(), persona_id, labels.CONFIRM, actor())
+    name = request.form.get("persona_name", "").strip()
+    persona = personas.find_by_name(db, name) if name else None
+    if persona is None:
+        return done(f"No persona is named {name!r}: pick one from the list, or create it.", "pages.unknown", "error")
+    done_events = labeling.label_many(db, _face_ids(), persona.persona_id, labels.CONFIRM, actor())
     return done(f"{len(done_events)} faces assigned.", "pages.unknown")

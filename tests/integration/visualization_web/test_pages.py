@@ -75,8 +75,25 @@ def test_unknown_faces_are_grouped_and_a_group_becomes_a_persona(login, web_db):
     assert response.status_code == 302
     grace = personas.find_by_name(web_db, "Grace")
     assert {lab.face_id for lab in labels.for_persona(web_db, grace.persona_id)} == set(group_a)
-    browser.form("/unknown/assign", {"persona_id": str(grace.persona_id), "face_id": group_b})
+    browser.form("/unknown/assign", {"persona_name": "Nobody", "face_id": group_b})
+    assert "No persona is named &#39;Nobody&#39;" in browser.get("/unknown").get_data(as_text=True)
+    assert len(labels.for_persona(web_db, grace.persona_id)) == 3
+    browser.form("/unknown/assign", {"persona_name": "grace", "face_id": group_b})  # names match case-folded
     assert len(labels.for_persona(web_db, grace.persona_id)) == 5
+
+
+def test_unknown_page_shows_the_largest_groups_and_one_list_of_persona_names(login, web_db, monkeypatch):
+    from visualization_web.pages import unknown_page
+
+    _seed_two_groups(web_db)
+    browser = login("labeler")
+    for name in ("Ada", "Bo"):
+        browser.post_json("/api/v1/personas", {"name": name})
+    monkeypatch.setattr(unknown_page, "MAX_GROUPS_SHOWN", 1)
+    html = browser.get("/unknown").get_data(as_text=True)
+    assert "Group 1" in html and "(3 faces)" in html and "Group 2" not in html
+    assert "1 more groups (2 faces) are not shown" in html
+    assert html.count("<datalist") == 1 and html.count('<option value="Ada">') == 1
 
 
 def test_persona_forms_create_rename_merge_delete_and_undo(login, web_db):
