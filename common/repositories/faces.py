@@ -110,8 +110,11 @@ def get_many(db: Database, face_ids: list[str]) -> dict[str, Face]:
     return out
 
 
+IDS_OF_IMAGE_CQL = "SELECT face_id, box_left FROM faces_by_image WHERE image_id = ?"  # rows: face_cards.is_face
+
+
 def ids_for_image(db: Database, image_id: str) -> list[str]:
-    rows = db.execute("SELECT face_id, box_left FROM faces_by_image WHERE image_id = ?", (image_id,))
+    rows = db.execute(IDS_OF_IMAGE_CQL, (image_id,))
     return [r.face_id for r in rows if face_cards.is_face(r)]
 
 

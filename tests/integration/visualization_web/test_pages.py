@@ -75,6 +75,8 @@ def test_unknown_faces_are_grouped_and_a_group_becomes_a_persona(login, web_db):
     assert response.status_code == 302
     grace = personas.find_by_name(web_db, "Grace")
     assert {lab.face_id for lab in labels.for_persona(web_db, grace.persona_id)} == set(group_a)
+    html = browser.get("/unknown").get_data(as_text=True)  # confirmed faces are no longer unknown
+    assert "Group 1" in html and "(2 faces)" in html and "Group 2" not in html
     browser.form("/unknown/assign", {"persona_name": "Nobody", "face_id": group_b})
     assert "No persona is named &#39;Nobody&#39;" in browser.get("/unknown").get_data(as_text=True)
     assert len(labels.for_persona(web_db, grace.persona_id)) == 3
