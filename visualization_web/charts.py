@@ -43,13 +43,43 @@ def _shade(fraction: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def confusion_cells(matrix: list[list[int]], cell: int = 28, offset: int = 150) -> tuple[list[Cell], int]:
-    """Cells shaded by each row's share (recall view). Returns the cells and the drawing's size."""
+MAX_MATRIX_LABELS = 30  # beyond this a grid of 28-pixel cells is unreadable: the page lists the confusions
+
+
+def confusion_counts(confusion: dict) -> dict[tuple[int, int], int]:
+    """(truth index, predicted index) -> faces, from a model's metrics: the nonzero ``cells`` or, for
+    versions evaluated before they were stored sparsely, the dense ``matrix``."""
+    if "cells" in confusion:
+        return {(int(i), int(j)): int(n) for i, j, n in confusion["cells"]}
+    return {(i, j): int(n) for i, row in enumerate(confusion.get("matrix") or []) for j, n in enumerate(row) if n}
+
+
+def confusion_cells(counts: dict[tuple[int, int], int], n_labels: int, cell: int = 28,
+                    offset: int = 150) -> tuple[list[Cell], int]:  # fmt: skip
+    """Every cell of the matrix, shaded by its row's share (recall view). Returns the cells and the size."""
+    totals = [sum(n for (i, _), n in counts.items() if i == row) or 1 for row in range(n_labels)]
     cells: list[Cell] = []
-    for i, row in enumerate(matrix):
-        total = sum(row) or 1
-        for j, value in enumerate(row):
-            fraction = value / total
-            cells.append(Cell(offset + j * cell, offset + i * cell, cell, int(value), _shade(fraction),
+    for i in range(n_labels):
+        for j in range(n_labels):
+            value = counts.get((i, j), 0)
+            fraction = value / totals[i]
+            cells.append(Cell(offset + j * cell, offset + i * cell, cell, value, _shade(fraction),
                               "#ffffff" if fraction > 0.55 else "#1b1f24"))  # fmt: skip
-    return cells, offset + len(matrix) * cell + 4
+    return cells, offset + n_labels * cell + 4
+
+
+@dataclass(frozen=True)
+class Confusion:
+    truth: str
+    predicted: str
+    faces: int
+    share: float  # of the truth's evaluated faces
+
+
+def most_confused(counts: dict[tuple[int, int], int], labels: list[str], limit: int = 20) -> list[Confusion]:
+    """The largest off-diagonal cells: which persona is taken for which, most faces first."""
+    totals: dict[int, int] = {}
+    for (i, _), n in counts.items():
+        totals[i] = totals.get(i, 0) + n
+    off = sorted(((n, i, j) for (i, j), n in counts.items() if i != j), key=lambda c: (-c[0], c[1], c[2]))
+    return [Confusion(labels[i], labels[j], n, n / totals[i]) for n, i, j in off[:limit]]

@@ -127,12 +127,13 @@ def evaluate(model: OpenSetClassifier, fit_calibration: bool = True) -> dict:
         metrics["accuracy"] = round(float(np.mean([a == b for a, b in zip(truth, predicted, strict=True)])), 6)
         metrics["macro_f1"] = round(float(np.mean(f)), 6)
         labels = [*evaluable, UNKNOWN]
-        metrics["confusion"] = {
-            "labels": labels,
-            "matrix": confusion_matrix(truth, predicted, labels=labels).tolist(),
-        }
+        matrix = confusion_matrix(truth, predicted, labels=labels)
+        # nonzero cells only, [truth index, predicted index, faces]: a dense matrix grows with the square of the
+        # personas (1,000 of them: about 3 MB of JSON, past Cosmos DB's 2 MB row limit for model_versions)
+        cells = [[int(i), int(j), int(matrix[i, j])] for i, j in zip(*np.nonzero(matrix), strict=True)]
+        metrics["confusion"] = {"labels": labels, "cells": cells}
     else:
-        metrics.update({"accuracy": None, "macro_f1": None, "confusion": {"labels": [], "matrix": []}})
+        metrics.update({"accuracy": None, "macro_f1": None, "confusion": {"labels": [], "cells": []}})
     for persona, c in zip(model.persona_ids, counts, strict=True):
         if c < 2:
             per_persona[persona] = {"precision": None, "recall": None, "f1": None, "support": int(c),

@@ -43,10 +43,13 @@ def models():
         metrics = selected.get("metrics") or {}
         bars, height = charts.f1_bars(metrics.get("per_persona") or {}, names)
         chart = {"bars": bars, "height": height}
-        matrix = (metrics.get("confusion") or {}).get("matrix") or []
-        labels = [names.get(str(label), str(label)[:8]) for label in (metrics.get("confusion") or {}).get("labels", [])]
-        cells, size = charts.confusion_cells(matrix)
-        confusion = {"cells": cells, "size": size, "labels": labels, "cell": 28, "offset": 150}
+        stored = metrics.get("confusion") or {}
+        labels = [names.get(str(label), str(label)[:8]) for label in stored.get("labels", [])]
+        counts = charts.confusion_counts(stored)
+        drawn = len(labels) <= charts.MAX_MATRIX_LABELS
+        cells, size = charts.confusion_cells(counts, len(labels)) if drawn else ([], 0)
+        confusion = {"cells": cells, "size": size, "labels": labels, "cell": 28, "offset": 150,
+                     "pairs": charts.most_confused(counts, labels)}  # fmt: skip
     return render_template(
         "models.html", available=True, versions=versions, active=active, selected=selected, chart=chart,
         confusion=confusion, history=models_service.history(db),

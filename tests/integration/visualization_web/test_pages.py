@@ -163,3 +163,23 @@ def test_persona_list_shows_confirmed_counts_and_the_newest_confirmed_face_as_co
     browser.post_json("/api/v1/labels", {"face_id": group_a[2], "persona_id": ada, "verdict": "confirm"})
     third = seed.faces.get(web_db, group_a[2]).crop_key
     assert listed() == (["3", "0"], [third])  # the cached list was rendered again after the label
+
+
+def test_models_page_draws_a_small_confusion_matrix_and_lists_the_confusions_of_a_large_one(login, web_db):
+    import uuid as uuid_module
+
+    from common.classifier import registry
+
+    def version(number: int, n_personas: int, cells: list[list[int]]) -> None:
+        labels = [str(uuid_module.UUID(int=i + 1)) for i in range(n_personas)] + ["unknown"]
+        metrics = {"accuracy": 0.9, "macro_f1": 0.9, "per_persona": {}, "confusion": {"labels": labels, "cells": cells}}
+        registry.insert_version(web_db, registry.ModelVersion(number, "candidate", metrics=metrics))
+
+    version(1, 2, [[0, 0, 5], [0, 1, 2], [1, 1, 4]])
+    version(2, 40, [[i, i, 3] for i in range(40)] + [[7, 9, 2]])
+    browser = login("viewer")
+    small = browser.get("/models?version=1").get_data(as_text=True)
+    assert 'aria-label="confusion matrix"' in small and "Most confused" in small
+    large = browser.get("/models?version=2").get_data(as_text=True)
+    assert 'aria-label="confusion matrix"' not in large and "41 labels: too many to draw" in large
+    assert "<tr><td>00000000</td><td>00000000</td><td>2</td><td>40.0%</td></tr>" in large  # 2 of 5 faces

@@ -24,8 +24,11 @@ def test_metrics_report_accuracy_f1_per_persona_unknown_rejection_and_calibratio
     assert all({"precision", "recall", "f1", "support"} <= set(v) for v in metrics["per_persona"].values())
     assert metrics["unknown_rejection_rate"] >= 0.9  # a left-out person comes out unknown
     assert 0.0 <= metrics["calibration"]["brier"] <= 0.1 and metrics["calibration"]["ece"] is not None
-    labels, matrix = metrics["confusion"]["labels"], metrics["confusion"]["matrix"]
-    assert labels[-1] == "unknown" and len(matrix) == len(labels) == 7
+    labels, cells = metrics["confusion"]["labels"], metrics["confusion"]["cells"]
+    assert labels[-1] == "unknown" and len(labels) == 7
+    assert all(0 <= i < 7 and 0 <= j < 7 and n > 0 for i, j, n in cells)  # nonzero cells only
+    assert sum(n for _, _, n in cells) == metrics["evaluated_faces"]
+    assert sum(n for i, j, n in cells if i == j) >= 0.95 * metrics["evaluated_faces"]  # mostly the diagonal
     assert metrics["rejection_violations"] == 0
 
 
@@ -56,3 +59,15 @@ def test_gate_decisions():
     assert not decide({"macro_f1": 0.90}, {"macro_f1": 0.96}, 0.02).promote
     assert decide({"macro_f1": None}, {"macro_f1": 0.9}, 0.02).promote  # nothing to compare yet
     assert decide({"macro_f1": 0.5}, {"macro_f1": None}, 0.02).promote
+
+
+def test_metrics_of_many_personas_stay_small_enough_for_one_database_row():
+    """model_versions keeps the metrics in its row; Cosmos DB refuses rows over 2 MB. A dense confusion
+    matrix of 600 personas alone would be about a megabyte of JSON, and it grows with their square."""
+    import json
+
+    many = [uuid.UUID(int=i + 1) for i in range(600)]
+    _, x, y = clustered(600, 3, seed=4)
+    metrics = evaluate(OpenSetClassifier().fit(x, [many[i] for i in y]))
+    assert len(metrics["confusion"]["labels"]) == 601
+    assert len(json.dumps(metrics)) < 200_000
