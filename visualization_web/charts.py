@@ -54,15 +54,23 @@ def confusion_counts(confusion: dict) -> dict[tuple[int, int], int]:
     return {(i, j): int(n) for i, row in enumerate(confusion.get("matrix") or []) for j, n in enumerate(row) if n}
 
 
+def _row_totals(counts: dict[tuple[int, int], int]) -> dict[int, int]:
+    """Faces per truth (row)."""
+    totals: dict[int, int] = {}
+    for (i, _), n in counts.items():
+        totals[i] = totals.get(i, 0) + n
+    return totals
+
+
 def confusion_cells(counts: dict[tuple[int, int], int], n_labels: int, cell: int = 28,
                     offset: int = 150) -> tuple[list[Cell], int]:  # fmt: skip
     """Every cell of the matrix, shaded by its row's share (recall view). Returns the cells and the size."""
-    totals = [sum(n for (i, _), n in counts.items() if i == row) or 1 for row in range(n_labels)]
+    totals = _row_totals(counts)
     cells: list[Cell] = []
     for i in range(n_labels):
         for j in range(n_labels):
             value = counts.get((i, j), 0)
-            fraction = value / totals[i]
+            fraction = value / (totals.get(i) or 1)
             cells.append(Cell(offset + j * cell, offset + i * cell, cell, value, _shade(fraction),
                               "#ffffff" if fraction > 0.55 else "#1b1f24"))  # fmt: skip
     return cells, offset + n_labels * cell + 4
@@ -78,8 +86,6 @@ class Confusion:
 
 def most_confused(counts: dict[tuple[int, int], int], labels: list[str], limit: int = 20) -> list[Confusion]:
     """The largest off-diagonal cells: which persona is taken for which, most faces first."""
-    totals: dict[int, int] = {}
-    for (i, _), n in counts.items():
-        totals[i] = totals.get(i, 0) + n
+    totals = _row_totals(counts)
     off = sorted(((n, i, j) for (i, j), n in counts.items() if i != j), key=lambda c: (-c[0], c[1], c[2]))
     return [Confusion(labels[i], labels[j], n, n / totals[i]) for n, i, j in off[:limit]]

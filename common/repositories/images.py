@@ -162,6 +162,9 @@ def mark_failed(db: Database, image_id: str, error: str) -> None:
     read_model.changed(db)
 
 
+_RECENT = "SELECT created_at, image_id, source_name FROM images_by_day WHERE day = ?"
+
+
 def list_recent(
     db: Database, limit: int = 50, days: int = 365, before: datetime | None = None
 ) -> list[tuple[datetime, str, str]]:
@@ -184,9 +187,6 @@ def list_recent(
             out.extend((r.created_at, r.image_id, r.source_name or "") for r in rows)
         offset, window = offset + window, min(31, window * 4)
     return out[:limit]
-
-
-_RECENT = "SELECT created_at, image_id, source_name FROM images_by_day WHERE day = ?"
 
 
 def delete(db: Database, image: Image) -> None:
