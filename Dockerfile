@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # persona-pipeline: one image for every role; the role is the container command.
 #
-#   web               gunicorn -c python:visualization_web.gunicorn_conf --bind 0.0.0.0:8000 "visualization_web.app:create_app()"
+#   web               gunicorn -c python:visualization_web.gunicorn_conf --bind 0.0.0.0:8000 --bind 0.0.0.0:9464 "visualization_web.app:create_app()"
 #   input worker      celery -A input_worker.app worker -Q ingest,extract --concurrency 2 -n input@%h
 #   retrain worker    celery -A trainer_worker.app worker -Q retrain --concurrency 1 -n retrain@%h
 #   reclassify worker celery -A trainer_worker.app worker -Q reclassify --concurrency 2 -n reclassify@%h
@@ -68,6 +68,6 @@ COPY --from=builder /opt/venv /opt/venv
 
 WORKDIR /home/app
 USER 10001:10001
-EXPOSE 8000 5555
+EXPOSE 8000 9464 5555
 
-CMD ["gunicorn", "-c", "python:visualization_web.gunicorn_conf", "--bind", "0.0.0.0:8000", "visualization_web.app:create_app()"]
+CMD ["gunicorn", "-c", "python:visualization_web.gunicorn_conf", "--bind", "0.0.0.0:8000", "--bind", "0.0.0.0:9464", "visualization_web.app:create_app()"]

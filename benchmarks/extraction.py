@@ -38,15 +38,16 @@ DEFAULT_SOURCE = ROOT.parent / "shared" / "datasets" / "faces-small"
 
 def source_images(folder: Path | None) -> list[np.ndarray]:
     """Every readable image under ``folder``, or astronaut and Grace Hopper when there is none."""
-    from common.face_models import decode_rgb
+    from common.images import InvalidImage, load_image
+    from common.settings import get_settings
 
     out = []
     if folder and folder.is_dir():
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 try:
-                    out.append(decode_rgb(path.read_bytes()))
-                except ValueError:
+                    out.append(load_image(path.read_bytes(), path.name, get_settings()).rgb)
+                except InvalidImage:
                     continue
     if not out:
         from matplotlib.cbook import get_sample_data
@@ -109,8 +110,8 @@ def _raw_init() -> None:
 
 def _raw_one(path: str) -> int:
     from common.face_models import extract_faces
+    from common.images import load_image
     from common.settings import get_settings
-    from input_worker.validation import load_image
 
     data = Path(path).read_bytes()
     return len(extract_faces(load_image(data, path, get_settings()).rgb))

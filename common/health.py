@@ -1,4 +1,8 @@
-"""Health of the dependencies every service needs: Cassandra, Redis, Celery workers."""
+"""Health of the dependencies every service needs: Cassandra, Redis, Celery workers.
+
+The details (worker host names, exception text) are for admins and the CLI; the public `/healthz` shows
+only :meth:`Health.public_dict`.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,13 @@ class Health:
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    @staticmethod
+    def public_dict(ok: bool) -> dict:
+        """What anyone may see: up or not, nothing about hosts, workers or errors."""
+        return {"status": "ok" if ok else "unavailable"}
+
     def as_dict(self) -> dict:
+        """Every check with its detail (worker names, error text): for admins and the CLI only."""
         return {
             "status": "ok" if self.ok else "degraded",
             "checks": {

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+import numpy as np
+
 from common.db import Database
 from common.repositories import events, face_cards, faces, images, labels, personas, predictions
 
@@ -181,22 +183,15 @@ def merge_personas(db: Database, source_id: uuid.UUID, target_id: uuid.UUID, act
 
 
 def delete_persona(db: Database, persona_id: uuid.UUID, actor: str, erase_faces: bool = False) -> events.Event:
-    """Delete a persona and its labels; with ``erase_faces`` also the images it appears in (privacy erase)."""
+    """Delete a persona and its labels; with ``erase_faces`` also the images it is confirmed in, and every
+    copy of their faces (a privacy erase: :func:`_erase_faces`)."""
     persona = _persona(db, persona_id)
     own = labels.for_persona(db, persona_id)
     erased_images: set[str] = set()
     if erase_faces:
-        for label in own:
-            if label.verdict != labels.CONFIRM:
-                continue
-            face = faces.get(db, label.face_id)
-            if face is not None and face.image_id not in erased_images:
-                erased_images.add(face.image_id)
-                _erase_image(db, face.image_id)
-    image_of = face_cards.image_ids(db, [label.face_id for label in own])
-    for label in own:
-        labels.remove(db, label.face_id, persona_id, image_of.get(label.face_id))
-    personas.delete(db, persona_id)
+        erased_images = _erase_faces(db, persona_id, own, actor)
+    else:
+        _remove_persona(db, persona_id, own)
     payload = {
         "name": persona.name,
         "labels_removed": len(own),
@@ -206,6 +201,55 @@ def delete_persona(db: Database, persona_id: uuid.UUID, actor: str, erase_faces:
     event = events.record(db, "persona.delete", actor, str(persona_id), payload)
     _trigger("persona.delete")
     return event
+
+
+def _remove_persona(db: Database, persona_id: uuid.UUID, own: list[labels.Label]) -> None:
+    image_of = face_cards.image_ids(db, [label.face_id for label in own])
+    for label in own:
+        labels.remove(db, label.face_id, persona_id, image_of.get(label.face_id))
+    personas.delete(db, persona_id)
+
+
+def _erase_faces(db: Database, persona_id: uuid.UUID, own: list[labels.Label], actor: str) -> set[str]:
+    """Erase the images the persona is confirmed in, with every face on them, everywhere they are kept
+    (:mod:`common.privacy_erase`), and the persona. Returns the erased image ids.
+
+    Copies go first (models, review queues, events), the faces' own rows after them: should the request fail
+    before the end, it can be repeated. The retrain lock is held throughout, so no training reads the faces
+    meanwhile; digests of the face ids in Redis make a reclassify batch running meanwhile skip them."""
+    from common import privacy_erase
+    from common.classifier import erasure, registry
+    from common.redis_client import redis_connection
+
+    image_ids = list(dict.fromkeys(face.image_id for face in (faces.get(db, label.face_id) for label in own
+                                                              if label.verdict == labels.CONFIRM) if face))  # fmt: skip
+    erased = [face for image_id in image_ids for face in faces.for_image(db, image_id)]
+    face_ids = {face.face_id for face in erased}
+    client = redis_connection()
+    try:
+        with privacy_erase.training_paused(client):
+            privacy_erase.record_tombstones(client, face_ids)  # a reclassify batch running now skips them
+            vectors = [face.embedding for face in erased if face.embedding.shape == (128,)]
+            models = erasure.erase_embeddings(db, np.asarray(vectors, np.float32).reshape(-1, 128), actor)
+            persona_ids: list[uuid.UUID | None] = [p.persona_id for p in personas.list_all(db)]
+            versions = [v.version for v in registry.list_versions(db, limit=100_000)]
+            predictions.purge_faces(db, face_ids, [*persona_ids, None], versions)
+            events.redact(db, face_ids | set(image_ids))
+            # the faces' own rows last: until here a failed request can simply be repeated
+            for image_id in image_ids:
+                _erase_image(db, image_id)
+            _remove_persona(db, persona_id, own)
+            dropped = privacy_erase.drop_pending_tasks(client, face_ids)
+            privacy_erase.drop_page_cache(client, db.keyspace)
+    except privacy_erase.TrainingRunning as exc:  # nothing was changed
+        raise Conflict(str(exc)) from exc
+    active = registry.active_version(db)
+    if active is not None and (models.replacement is not None or dropped):
+        try:  # the other faces of a removed batch, or every face for the rewritten model
+            registry.request_reclassify_all(active)
+        except Exception as exc:  # the erase is complete; predictions catch up with the next promotion
+            log.warning("reclassify request after a privacy erase failed: %s", exc)
+    return set(image_ids)
 
 
 def _erase_image(db: Database, image_id: str) -> None:
@@ -238,6 +282,8 @@ def undo(db: Database, event_id: uuid.UUID, actor: str) -> events.Event:
         raise NotFound(f"no event {event_id}")
     if event.kind not in UNDOABLE:
         raise Conflict(f"{event.kind} events cannot be undone")
+    if event.subject == events.ERASED or events.ERASED in event.payload.values():
+        raise Conflict("this action concerned erased faces: it cannot be undone")
     if not events.mark_undone(db, event_id, actor):
         raise Conflict("this action was undone already")
     try:

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(20 * 1024 * 1024, description="Larger files are rejected")
     max_image_pixels: int = Field(80_000_000, description="Decompression-bomb cap (width x height)")
     max_image_frames: int = Field(100, description="Animations with more frames are rejected (else: first frame)")
+    max_decode_bytes: int = Field(
+        384 * 1024 * 1024,
+        description="Images whose decoding would take more memory (decoded pixels + RGB copy) are rejected",
+    )
     ingest_batch_size: int = Field(25, description="Images per ingest fan-out task")
     face_detector: DetectorName = Field(DetectorName.dlib_hog, description="`dlib-hog`, `dlib-cnn` or `azure`")
     detection_max_side: int = Field(1024, description="Long side of the copy faces are detected on")
@@ -114,17 +118,48 @@ class Settings(BaseSettings):
         "this, so a crashed trainer blocks retraining at most this long",
     )
     reclassify_batch_size: int = Field(500, description="Faces per reclassify task")
+    artifact_hmac_key: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 that signs model artifacts (at least 32 characters; the same in every "
+        "service); unset with local storage and Apache Cassandra: generated once into STATE_DIR/secrets",
+    )
 
     # --- web ---
-    web_secret_key: SecretStr | None = Field(None, description="Flask session key (required outside dev)")
+    web_secret_key: SecretStr | None = Field(
+        None, description="Flask session key, at least 32 characters (required outside PP_WEB_DEV_MODE)"
+    )
     admin_username: str = Field("admin", description="First user, created at start")
     admin_password: SecretStr | None = Field(None, description="Its password (required to log in)")
     max_upload_bytes: int = Field(200 * 1024 * 1024, description="Largest request body the web app reads")
     allowed_ingest_roots: str = Field("", description="Comma-separated folders the web UI may ingest from")
+    allowed_ingest_shares: str = Field(
+        "",
+        description="Comma-separated Azure Files shares (`share` or `share/dir`) of the configured account that "
+        "may be ingested; empty: none",
+    )
+    allow_url_ingest: bool = Field(
+        False, description="Ingest http(s) image URLs (public addresses only, fetched without a proxy)"
+    )
     page_cache_seconds: int = Field(
         300, ge=0, description="Rendered persona/image pages kept this long at most; 0 turns the cache off"
     )
     user_cache_seconds: float = Field(5.0, ge=0, description="A role change or removed user applies within this")
+    login_max_failures_per_user: int = Field(
+        10, ge=1, description="Failed logins per user name in PP_LOGIN_WINDOW_SECONDS before logins are refused (429)"
+    )
+    login_max_failures_per_client: int = Field(
+        50,
+        ge=1,
+        description="Failed logins per client address in PP_LOGIN_WINDOW_SECONDS before logins are refused (429)",
+    )
+    login_window_seconds: int = Field(900, ge=1, description="Window of the login failure counters, in seconds")
+    trusted_proxy_hops: int = Field(
+        0, ge=0, le=5, description="Proxies in front of the web app (ingress: 1) whose X-Forwarded-For is trusted"
+    )
+    api_token_days: int = Field(90, ge=1, le=3650, description="API tokens expire this many days after creation")
+    metrics_port: int = Field(
+        9464, ge=1, le=65535, description="/metrics is served only on this port (a second gunicorn --bind)"
+    )
     corpus_counts_seconds: float = Field(
         30.0, ge=1, description="Dashboard and /metrics corpus counts older than this are recounted in the background"
     )

@@ -1,61 +1,53 @@
 """Azure Files as an ingest source: ``azurefiles://<share>/<dir>`` or ``https://<acct>.file.core.windows.net/<share>/<dir>``.
 
-The connection string comes from settings (``PP_AZURE_FILES_CONNECTION_STRING``);
-an https URL carrying a SAS token works without it. The SDK lists one directory
-level at a time, so :func:`common.storage.azure_files.walk_share` recurses.
+Which shares may be read is decided by :func:`common.ingest_sources.decide` (``PP_ALLOWED_INGEST_SHARES``,
+the configured account only); this module only opens and reads them. The connection string
+(``PP_AZURE_FILES_CONNECTION_STRING``) is the only credential: URLs carrying a SAS token are refused before
+a job exists, so no token is ever saved, shown or logged. The SDK lists one directory level at a time, so
+:func:`common.storage.azure_files.walk_share` recurses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.fileshare import ShareClient
 
+from common.images import InvalidImage
+from common.ingest_sources import AZURE, classify, decide
 from common.settings import Settings
 from common.storage.azure_files import walk_share
-from input_worker.validation import InvalidImage
 
 
 @dataclass(frozen=True)
 class ShareLocation:
     share: str
     directory: str
-    account_url: str | None = None  # https://<acct>.file.core.windows.net
-    sas: str | None = None
 
 
 def is_share_url(source: str) -> bool:
-    parts = urlsplit(source)
-    return parts.scheme == "azurefiles" or (
-        parts.scheme == "https" and (parts.hostname or "").endswith(".file.core.windows.net")
-    )
+    try:
+        return classify(source) == AZURE
+    except ValueError:
+        return False
 
 
-def parse_share_url(source: str) -> ShareLocation:
-    parts = urlsplit(source)
-    if parts.scheme == "azurefiles":
-        share, directory = parts.netloc, unquote(parts.path).strip("/")
-        if not share:
-            raise ValueError(f"no share name in {source!r} (expected azurefiles://<share>/<dir>)")
-        return ShareLocation(share, directory)
-    segments = unquote(parts.path).strip("/").split("/", 1)
-    if not segments[0]:
-        raise ValueError(f"no share name in {source!r}")
-    directory = segments[1] if len(segments) > 1 else ""
-    return ShareLocation(segments[0], directory.strip("/"), f"https://{parts.netloc}", parts.query or None)
+def parse_share_url(source: str, settings: Settings) -> ShareLocation:
+    """The allowed share and directory ``source`` names; refused sources raise ``SourceRefused``."""
+    decision = decide(source, settings)
+    if decision.kind != AZURE:
+        raise ValueError("not an Azure Files path")
+    return ShareLocation(decision.share, decision.directory)
 
 
 def open_share(location: ShareLocation, settings: Settings, **client_kwargs) -> ShareClient:
-    if settings.azure_files_connection_string is not None:
-        return ShareClient.from_connection_string(
-            settings.azure_files_connection_string.get_secret_value(), share_name=location.share, **client_kwargs
-        )
-    if location.account_url and location.sas:
-        return ShareClient(location.account_url, location.share, credential=location.sas, **client_kwargs)
-    raise ValueError("Azure Files source needs PP_AZURE_FILES_CONNECTION_STRING or a SAS token in the URL")
+    if settings.azure_files_connection_string is None:
+        raise ValueError("Azure Files ingest needs PP_AZURE_FILES_CONNECTION_STRING")
+    return ShareClient.from_connection_string(
+        settings.azure_files_connection_string.get_secret_value(), share_name=location.share, **client_kwargs
+    )
 
 
 def list_files(share: ShareClient, directory: str) -> Iterator[tuple[str, str, int]]:
@@ -71,6 +63,9 @@ def read_file(share: ShareClient, path: str, max_bytes: int) -> bytes:
         size = client.get_file_properties().size
         if size > max_bytes:
             raise InvalidImage(f"file too large: {size} bytes (limit {max_bytes})")
-        return client.download_file().readall()
+        data = client.download_file().readall()
     except ResourceNotFoundError:
         raise InvalidImage(f"file vanished from the share: {path}") from None
+    if len(data) > max_bytes:  # grew after its size was read
+        raise InvalidImage(f"file too large: over {max_bytes} bytes")
+    return data

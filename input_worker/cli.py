@@ -35,12 +35,17 @@ def register(subparsers) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from common.db import get_database
     from common.ingest_requests import start_ingest
+    from common.ingest_sources import SourceRefused
 
     db = get_database()
     options: dict = {"detector": args.detector} if args.detector else {}
     if args.labels_from_folders:
         options[folder_labels.OPTION] = True
-    job_id = start_ingest(db, args.source, actor=f"cli:{getpass.getuser()}", options=options)
+    try:
+        job_id = start_ingest(db, args.source, actor=f"cli:{getpass.getuser()}", options=options)
+    except SourceRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
     if args.no_wait:
         print(job_id)
         return 0

@@ -2,7 +2,8 @@
 
 Idempotent: face ids derive from image id + box and crops are keyed by face id,
 so a redelivered task rewrites identical rows; an image already processed is
-only re-marked on its job item.
+only re-marked on its job item. An image whose decoding stopped the worker
+three times is marked failed with that reason (``worker_deaths``).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from functools import partial
 from common import read_model, task_names
 from common.db import Database
 from common.face_models import EMBEDDER_NAME, DetectedFace, extract_faces
+from common.images import InvalidImage, load_image
 from common.repositories import faces, images, jobs
 from common.repositories.ids import face_id as derive_face_id
 from common.settings import Settings
 from common.storage import BlobNotFound, content_key, get_blob_store
-from input_worker import folder_labels
+from input_worker import folder_labels, worker_deaths
 from input_worker.errors import TRANSIENT, result_or_failure
 from input_worker.ingest import Send, send_task
-from input_worker.validation import InvalidImage, load_image
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def extract_image(db: Database, image_id: str, settings: Settings, job_id: str |
     detector = detector or settings.face_detector.value
     detection = None
     if blob_key:  # a failure but an outage is kept, to be recorded on the row once it is read
-        detection = result_or_failure(partial(_detect, blob_key, item_key or "", detector, settings))
+        detection = result_or_failure(partial(_detect, image_id, blob_key, item_key or "", detector, settings))
     job = jobs.get(db, job_id) if job_id and item_key and labeled_folder is not False else None
     labeled: list[bool] = []
 
@@ -87,13 +88,27 @@ def extract_image(db: Database, image_id: str, settings: Settings, job_id: str |
     # Either may land without the other: a retry finds the image processed (and marks the item) or not
     # (and extracts again, writing the same rows).
     db.concurrently(last_writes)
+    if job_id and item_key:
+        jobs.count_extracted(db, job_id, item_key, count)  # once per item, however often it is redelivered
     if image_written:
         read_model.changed(db)
+    if isinstance(detection, worker_deaths.StoppedWorker):  # recorded, or the image needs nothing more
+        worker_deaths.clear(_deaths_key(image_id))
     return count
 
 
-def _detect(blob_key: str, name: str, detector: str, settings: Settings) -> Detection:
-    """The faces of a stored image, or the reason (BlobNotFound, InvalidImage) it cannot be read."""
+def _deaths_key(image_id: str) -> str:
+    return worker_deaths.counter_key("extract", image_id)
+
+
+def _detect(image_id: str, blob_key: str, name: str, detector: str, settings: Settings) -> Detection:
+    """The faces of a stored image, or the reason (BlobNotFound, InvalidImage, StoppedWorker) it cannot be
+    read. Counted per delivery: an image whose decoding stopped the worker 3 times is not decoded again."""
+    return worker_deaths.guarded(_deaths_key(image_id), partial(_decode_and_detect, blob_key, name, detector,
+                                                                 settings))  # fmt: skip
+
+
+def _decode_and_detect(blob_key: str, name: str, detector: str, settings: Settings) -> Detection:
     try:
         valid = load_image(get_blob_store().get(blob_key), name, settings)
     except (BlobNotFound, InvalidImage) as exc:
@@ -108,7 +123,11 @@ def _extract(db: Database, image: images.Image, settings: Settings, detector: st
     image processed comes after its faces are stored: appended to ``last_writes``, which the caller sends
     with its own last write."""
     if detection is None:
-        detection = _detect(image.blob_key, image.source_name, detector, settings)
+        detection = _detect(image.image_id, image.blob_key, image.source_name, detector, settings)
+    if isinstance(detection, worker_deaths.StoppedWorker):
+        images.mark_failed(db, image.image_id, detection.reason)
+        worker_deaths.clear(_deaths_key(image.image_id))
+        return 0
     if isinstance(detection, (BlobNotFound, InvalidImage)):
         images.mark_failed(db, image.image_id, f"cannot read stored image: {detection}")
         return 0

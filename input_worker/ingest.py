@@ -2,7 +2,8 @@
 
 Every step is idempotent: item rows are keyed by (job, item key), images by the
 SHA-256 of their bytes, so a redelivered task rewrites the same rows and the
-job's counters (counted from item rows) stay exact.
+job's counters (counted from item rows) stay exact. An item whose decoding
+stopped the worker three times is recorded as rejected (``worker_deaths``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from azure.core.exceptions import HttpResponseError
 
 from common import task_names
 from common.db import Database
+from common.images import InvalidImage, load_image
 from common.repositories import images, jobs
 from common.settings import Settings
 from common.storage import content_key, get_blob_store, sha256_hex
-from input_worker import folder_labels
+from input_worker import folder_labels, worker_deaths
 from input_worker.errors import TRANSIENT, result_or_failure
 from input_worker.sources import SourceItem, discover, read_item, release_staged_uploads
-from input_worker.validation import InvalidImage, load_image
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,13 @@ def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Set
     for item in todo:
         earlier = done.get(item.key)
         if earlier is not None and earlier.outcome:
+            jobs.count_outcome(db, job_id, item.key, earlier.outcome)  # a no-op unless the last delivery died here
             if _needs_extract(earlier.outcome, item.key, labeling) and not earlier.extracted:  # redelivered
                 _send_extract(send, earlier.image_id, job_id, item.key, detector, labeling)  # before extraction
             continue
-        prepared.append((item, result_or_failure(partial(prepare_item, job.source, item, settings))))
+        prepare = partial(prepare_item, job.source, item, settings)  # counted: an item that kills the worker
+        found = result_or_failure(partial(worker_deaths.guarded, _deaths_key(job_id, item), prepare))
+        prepared.append((item, found))
     for item, found in prepared:
         try:
             record_item(db, job.job_id, job.source, item, found, send, detector, labeling)
@@ -110,7 +114,14 @@ def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Set
             log.exception("job %s item %r failed", job_id, item.key)
             jobs.record_outcome(db, job_id, item.key, item.name, jobs.REJECTED,
                                 reason=f"internal error: {type(exc).__name__}: {exc}"[:2000])  # fmt: skip
+        if isinstance(found, worker_deaths.StoppedWorker):
+            log.warning("job %s item %r: %s; recorded as rejected", job_id, item.key, found.reason)
+            worker_deaths.clear(_deaths_key(job_id, item))
     release_staged_uploads(job_id, items)  # every outcome is recorded: staged uploads are no longer needed
+
+
+def _deaths_key(job_id: str, item: SourceItem) -> str:
+    return worker_deaths.counter_key("ingest", job_id, item.key)
 
 
 def ingest_item(db: Database, job_id: str, source: str, item: SourceItem, settings: Settings, send: Send,

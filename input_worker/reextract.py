@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from common import task_names
 from common.db import Database
 from common.face_models import EMBEDDER_NAME, extract_faces
+from common.images import load_image
 from common.repositories import events, faces, images, labels, predictions
 from common.repositories.ids import face_id as derive_face_id
 from common.settings import Settings
@@ -22,7 +23,6 @@ from common.storage import get_blob_store
 from input_worker.extract import crop_key
 from input_worker.ingest import Send, send_task
 from input_worker.matching import match_boxes
-from input_worker.validation import load_image
 
 log = logging.getLogger(__name__)
 

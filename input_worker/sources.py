@@ -1,35 +1,57 @@
 """Where images come from: a local folder (recursive), an Azure Files share, an http(s) URL, or uploads.
 
+Before listing or reading anything, the source is decided again by :func:`common.ingest_sources.decide`,
+the function the web app used before it created the job: a refused source fails the job with the reason.
+
 Discovery yields :class:`SourceItem` rows: ``key`` is unique within the job (the
 path relative to the source, as display text), ``name`` is metadata only, and
 ``locator`` says how to read the bytes back (a base64 file path, a share path,
 a URL, a staged blob key). File names never become paths anywhere else.
+
+Folders are walked one directory at a time: each is opened without following a symbolic link and its real
+path (from the open descriptor) must be the expected path inside the source, so a symlinked or swapped
+directory never leads outside; files are opened the same way and checked again when read.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import stat
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from common.db import Database, get_database
-from common.ingest_requests import staged_by
+from common.images import InvalidImage, display_name
+from common.ingest_requests import is_staged_key, staged_by
+from common.ingest_sources import (
+    AZURE,
+    FOLDER,
+    OPERATOR,
+    UPLOAD,
+    UPLOAD_SOURCE,
+    URL,
+    SourceRefused,
+    classify,
+    decide,
+    within,
+)
 from common.repositories import images, jobs
-from common.settings import Settings
+from common.settings import Settings, get_settings
 from common.storage import BlobNotFound, get_blob_store, sha256_hex
-from input_worker import azure_share
-from input_worker.validation import InvalidImage, display_name
+from input_worker import azure_share, url_fetch
 
-FOLDER, AZURE, URL, UPLOAD = "folder", "azure-files", "url", "upload"
-UPLOAD_SOURCE = "upload:"
+__all__ = ["AZURE", "FOLDER", "UPLOAD", "UPLOAD_SOURCE", "URL", "SourceItem", "discover", "read_item"]
+
+log = logging.getLogger(__name__)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+OUTSIDE = "leads outside the ingest folder (symbolic link or moved): not followed"
+_UPLOAD_FIELDS = ("key", "name", "locator", "size", "reason")
 
 
 @dataclass(frozen=True)
@@ -45,36 +67,46 @@ class SourceItem:
 
 
 def source_kind(source: str) -> str:
-    if source.startswith(UPLOAD_SOURCE):
-        return UPLOAD
-    if azure_share.is_share_url(source):
-        return AZURE
-    if urlsplit(source).scheme in ("http", "https"):
-        return URL
-    return FOLDER
+    return classify(source)
 
 
 def normalize_source(source: str) -> str:
-    """Local paths become absolute (workers may run elsewhere); URLs are kept as given."""
-    if source_kind(source) == FOLDER:
-        return str(Path(source).expanduser().resolve())
-    return source
+    """The operator's form of ``source``: local paths absolute and resolved, URLs canonical."""
+    return decide(source, get_settings(), operator=True).value
 
 
 def discover(source: str, options: dict, settings: Settings, **share_kwargs) -> Iterator[SourceItem]:
-    kind = source_kind(source)
-    if kind == FOLDER:
-        yield from _unique(_walk_folder(Path(source)))
-    elif kind == AZURE:
-        location = azure_share.parse_share_url(source)
+    """Every item of the source; a source the policy refuses raises ``SourceRefused`` (a ``ValueError``)."""
+    decision = decide(source, settings, operator=options.get(OPERATOR) is True, staged_upload=True)
+    if decision.kind == FOLDER:
+        if decision.value != source:  # saved resolved: a component became a symbolic link since
+            raise SourceRefused(f"the folder {OUTSIDE}")
+        yield from _unique(_walk_folder(source))
+    elif decision.kind == AZURE:
+        location = azure_share.ShareLocation(decision.share, decision.directory)
         share = azure_share.open_share(location, settings, **share_kwargs)
         for path, relative, size in azure_share.list_files(share, location.directory):
             yield SourceItem(display_name(relative), display_name(relative.rsplit("/", 1)[-1]), path, size)
-    elif kind == URL:
-        yield SourceItem(display_name(source), display_name(urlsplit(source).path.rsplit("/", 1)[-1]), source)
+    elif decision.kind == URL:
+        name = urlsplit(decision.value).path.rsplit("/", 1)[-1]
+        yield SourceItem(display_name(decision.value), display_name(name), decision.value)
     else:
-        for entry in options.get("uploads", []):
-            yield SourceItem(**entry)
+        uploads = options.get("uploads")
+        for index, entry in enumerate(uploads if isinstance(uploads, list) else [], start=1):
+            yield _upload_item(index, entry)
+
+
+def _upload_item(index: int, entry: object) -> SourceItem:
+    """A staged upload from the job's options; anything not written by the upload path is a rejected item."""
+    raw = entry if isinstance(entry, dict) else {}
+    key, name, locator, size, reason = (raw.get(field) for field in _UPLOAD_FIELDS)
+    if not isinstance(key, str) or not key or not isinstance(name, str):
+        return SourceItem(f"{index:04d} (invalid entry)", "(invalid entry)", "", None, "not an uploaded file")
+    size = size if isinstance(size, int) else None
+    reason = str(reason) if reason else None
+    if locator and not is_staged_key(str(locator)):
+        return SourceItem(key, name, "", None, "not an uploaded file")
+    return SourceItem(key, name, str(locator or ""), size, reason)
 
 
 def _unique(items: Iterator[SourceItem]) -> Iterator[SourceItem]:
@@ -88,26 +120,65 @@ def _unique(items: Iterator[SourceItem]) -> Iterator[SourceItem]:
         yield SourceItem(key, item.name, item.locator, item.size, item.reason)
 
 
-def _walk_folder(root: Path) -> Iterator[SourceItem]:
-    if root.is_file():
-        yield _folder_item(root, root.name)
-        return
-    if not root.is_dir():
-        raise FileNotFoundError(f"no such folder: {root}")
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for filename in sorted(filenames):
-            path = Path(directory) / filename
-            yield _folder_item(path, os.path.relpath(path, root))
-
-
-def _folder_item(path: Path, relative: str) -> SourceItem:
-    locator = base64.urlsafe_b64encode(os.fsencode(path)).decode("ascii")
-    key, name = display_name(relative), display_name(path.name)
+def _walk_folder(root: str) -> Iterator[SourceItem]:
+    """Every entry below ``root`` (resolved), files of a directory before its subdirectories, sorted."""
     try:
-        info = path.lstat()
+        info = os.lstat(root)
     except OSError as exc:
-        return SourceItem(key, name, locator, None, f"could not read: {exc.strerror or exc}")
+        raise FileNotFoundError(f"no such folder: {root} ({exc.strerror or exc})") from None
+    if not stat.S_ISDIR(info.st_mode):
+        yield _folder_item(root, root, os.path.basename(root), info)
+        return
+    pending = [""]
+    while pending:
+        relative = pending.pop()
+        directory = os.path.join(root, relative) if relative else root
+        try:
+            entries = _list_directory(directory, root)
+        except (OSError, SourceRefused) as exc:
+            if not relative:
+                raise
+            yield _folder_item(directory, root, relative, None, getattr(exc, "reason", None) or _why(exc))
+            continue
+        subdirectories = []
+        for name, entry_info in entries:
+            child = os.path.join(relative, name) if relative else name
+            if stat.S_ISDIR(entry_info.st_mode):
+                subdirectories.append(child)
+            else:
+                yield _folder_item(os.path.join(root, child), root, child, entry_info)
+        pending.extend(reversed(subdirectories))
+
+
+def _list_directory(directory: str, root: str) -> list[tuple[str, os.stat_result]]:
+    """(name, lstat) of each entry of ``directory``, sorted, once its open descriptor proves it is the
+    expected directory inside ``root`` (no symbolic link, not moved or swapped)."""
+    fd = os.open(directory, _DIR_FLAGS)
+    try:
+        _check_real_path(fd, directory, root)
+        with os.scandir(fd) as listing:
+            entries = [(entry.name, entry.stat(follow_symlinks=False)) for entry in listing]
+    finally:
+        os.close(fd)
+    return sorted(entries, key=lambda pair: os.fsencode(pair[0]))
+
+
+def _check_real_path(fd: int, expected: str, root: str) -> None:
+    """The descriptor's real path must be exactly ``expected`` and inside ``root``."""
+    real = os.readlink(f"/proc/self/fd/{fd}")
+    if os.fsencode(real) != os.fsencode(expected) or not within(real, root):
+        raise SourceRefused(OUTSIDE)
+
+
+def _why(exc: OSError | SourceRefused) -> str:
+    return f"could not read: {getattr(exc, 'strerror', None) or exc}"
+
+
+def _folder_item(path: str, root: str, relative: str, info: os.stat_result | None, reason: str | None = None):
+    locator = base64.urlsafe_b64encode(os.fsencode(path)).decode("ascii")
+    key, name = display_name(relative), display_name(os.path.basename(path))
+    if reason is not None or info is None:
+        return SourceItem(key, name, locator, None, reason or "could not read")
     if stat.S_ISLNK(info.st_mode):
         return SourceItem(key, name, locator, None, "symbolic link (not followed)")
     if not stat.S_ISREG(info.st_mode):
@@ -116,21 +187,34 @@ def _folder_item(path: Path, relative: str) -> SourceItem:
 
 
 def read_item(source: str, item: SourceItem, settings: Settings, **share_kwargs) -> bytes:
-    """The item's bytes, at most ``max_image_bytes`` (larger -> InvalidImage); unreadable -> InvalidImage."""
+    """The item's bytes, at most ``max_image_bytes`` (larger -> InvalidImage); unreadable -> InvalidImage.
+
+    The source kind is decided again; a folder file must still be inside the folder, a share still allowed,
+    URL ingest still on, an upload locator a staged upload.
+    """
     if item.reason:
         raise InvalidImage(item.reason)
     limit = settings.max_image_bytes
     if item.size is not None and item.size > limit:
         raise InvalidImage(f"file too large: {item.size} bytes (limit {limit})")
-    kind = source_kind(source)
-    if kind == FOLDER:
-        return _read_file(Path(os.fsdecode(base64.urlsafe_b64decode(item.locator))), limit)
+    try:
+        kind = classify(source)
+        if kind == FOLDER:
+            return _read_file(os.fsdecode(base64.urlsafe_b64decode(item.locator)), source, limit)
+        decision = decide(source, settings, staged_upload=True)
+    except SourceRefused as exc:
+        raise InvalidImage(exc.reason) from None
     if kind == AZURE:
-        location = azure_share.parse_share_url(source)
+        location = azure_share.ShareLocation(decision.share, decision.directory)
+        inside = not location.directory or within(item.locator, location.directory)
+        if not inside or ".." in item.locator.split("/"):
+            raise InvalidImage("file is outside the ingested directory")
         share = azure_share.open_share(location, settings, **share_kwargs)
         return azure_share.read_file(share, item.locator, limit)
     if kind == URL:
-        return _read_url(item.locator, limit)
+        return _read_url(decision.value, limit)
+    if not is_staged_key(item.locator):
+        raise InvalidImage("not an uploaded file")
     return _read_upload(item)
 
 
@@ -181,13 +265,20 @@ def release_staged_uploads(job_id: str, items: Iterable[dict]) -> int:
     return released
 
 
-def _read_file(path: Path, limit: int) -> bytes:
+def _read_file(path: str, root: str, limit: int) -> bytes:
+    """A regular file inside ``root``, opened without following links and checked by its real path."""
+    if not os.path.isabs(path) or not os.path.isabs(root):
+        raise InvalidImage("not a file of the ingested folder")
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, _FILE_FLAGS)
     except OSError as exc:
         raise InvalidImage(f"could not read: {exc.strerror or exc}") from None
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+        try:
+            _check_real_path(fd, path, root)
+        except SourceRefused as exc:
+            raise InvalidImage(exc.reason) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise InvalidImage("not a regular file")
         data = fh.read(limit + 1)
     if len(data) > limit:
@@ -195,15 +286,12 @@ def _read_file(path: Path, limit: int) -> bytes:
     return data
 
 
-def _read_url(url: str, limit: int, timeout: float = 30.0) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": "persona-pipeline-ingest"})
+def _read_url(url: str, limit: int) -> bytes:
+    """The image at ``url`` (checked, pinned, bounded: ``url_fetch``); viewers see only a generic reason."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            data = response.read(limit + 1)
-    except urllib.error.HTTPError as exc:
-        raise InvalidImage(f"download failed: HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise InvalidImage(f"download failed: {getattr(exc, 'reason', exc)}") from None
-    if len(data) > limit:
-        raise InvalidImage(f"file too large: over {limit} bytes")
-    return data
+        return url_fetch.fetch(url, limit)
+    except url_fetch.TooLarge as exc:
+        raise InvalidImage(str(exc)) from None
+    except url_fetch.FetchFailed as exc:
+        log.warning("download of %s failed: %s", url, exc)
+        raise InvalidImage(url_fetch.GENERIC_REASON) from None

@@ -31,7 +31,7 @@ os.environ.update(
 # The web app's first admin, for every suite that logs in (Flask test client and browser alike).
 TEST_ADMIN_PASSWORD = "admin-password-123"
 os.environ["PP_ADMIN_PASSWORD"] = TEST_ADMIN_PASSWORD
-os.environ.setdefault("PP_WEB_SECRET_KEY", "test-secret-key")
+os.environ.setdefault("PP_WEB_SECRET_KEY", uuid.uuid4().hex + uuid.uuid4().hex)  # random, 64 characters
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,4 +1,9 @@
-"""`persona-pipeline models list|promote VERSION|rollback` and `persona-pipeline retrain [--wait]`."""
+"""`persona-pipeline models list|promote VERSION|rollback|resign` and `persona-pipeline retrain [--wait]`.
+
+``models resign`` is the upgrade path for versions trained before artifacts were signed
+(PP_ARTIFACT_HMAC_KEY): it signs every unsigned artifact whose key and SHA-256 still match its row.
+Run it once, as an operator who trusts the current database and blob store; otherwise retrain instead.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ def _actor() -> str:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from common.classifier import ArtifactIntegrityError, registry
+    from common.classifier.signing import SigningKeyMissing
     from common.db import get_database
 
     db = get_database()
@@ -36,11 +42,16 @@ def cmd_models(args: argparse.Namespace) -> int:
             registry.promote(db, args.version, _actor(), reason=args.reason or "manual promotion")
             print(f"v{args.version} is active; unlabeled faces are being reclassified")
             return 0
+        if args.action == "resign":
+            versions = [args.version] if args.version is not None else [v.version for v in registry.list_versions(db)]
+            signed = [v for v in versions if registry.resign(db, v)]
+            print(f"signed {len(signed)} artifact(s): {', '.join(f'v{v}' for v in signed) or 'none needed'}")
+            return 0
         if args.action == "rollback":
             target = registry.rollback(db, _actor())
             print(f"rolled back: v{target} is active; unlabeled faces are being reclassified")
             return 0
-    except (registry.RegistryError, ArtifactIntegrityError) as exc:
+    except (registry.RegistryError, ArtifactIntegrityError, SigningKeyMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 2
@@ -95,9 +106,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("models", help="the model registry: list, promote, rollback, history")
-    p.add_argument("action", choices=["list", "promote", "rollback", "history"])
-    p.add_argument("version", nargs="?", type=int, help="version to promote")
+    p = subparsers.add_parser("models", help="the model registry: list, promote, rollback, history, resign")
+    p.add_argument("action", choices=["list", "promote", "rollback", "history", "resign"])
+    p.add_argument("version", nargs="?", type=int, help="version to promote (resign: one version, default all)")
     p.add_argument("--reason", default="", help="why (promote)")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="list as JSON with every metric")

@@ -3,7 +3,7 @@
 ``plan_batches`` / ``reclassify_all`` fan out batches of face ids grouped by image (so the
 same-image constraint sees every face of an image); ``reclassify_batch`` predicts one batch
 vectorized and writes it concurrently. When the last batch of a version finishes, the review
-queues of the versions it replaced are dropped.
+queues of the versions it replaced are dropped. Faces erased meanwhile (a privacy erase) are skipped.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from common.classifier import load_active
 from common.classifier.model import EMBEDDING_DIM
 from common.classifier.registry import active_version, history
 from common.db import Database
+from common.privacy_erase import erased_among
 from common.repositories import labels as labels_repo
 from common.repositories import personas as personas_repo
 from common.repositories import predictions
@@ -147,6 +148,9 @@ def reclassify_batch(db: Database, face_ids: list[str], client: redis.Redis | No
         extra = [f for ids in siblings.values() for f in ids if f not in vectors]
         vectors.update(face_vectors(db, extra))
     usable = {f: v for f, v in vectors.items() if v.embedding.shape == (EMBEDDING_DIM,)}
+    if client is not None:  # erased while this batch waited or ran: never written back (common.privacy_erase)
+        for face_id in erased_among(client, list(usable)):
+            del usable[face_id]
     labels = _labels(db, list(usable))
     confirmed_in_image: dict[str, set[uuid.UUID]] = {}
     for face_id, face in usable.items():

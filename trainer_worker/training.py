@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
 from common.classifier import registry
-from common.classifier.artifacts import dump_model, save_artifact
+from common.classifier.artifacts import dump_model, save_artifact, sign
 from common.classifier.evaluation import evaluate
 from common.classifier.gate import decide
 from common.classifier.model import OpenSetClassifier
@@ -82,14 +82,15 @@ def run_training(db: Database, reason: str = "", force: bool = False,
         data.embeddings, data.persona_ids, data.rejected_embeddings, data.rejected_persona_ids
     )
     metrics = evaluate(model)  # also calibrates the temperature
-    key, sha = save_artifact(get_blob_store(), dump_model(model))
+    artifact = dump_model(model)
+    key, sha = save_artifact(get_blob_store(), artifact)
     version = registry.next_version(db)
     duration = round(time.monotonic() - started, 3)
     mv = registry.ModelVersion(
         version=version, status=registry.CANDIDATE, reason=reason[:500], metrics=metrics,
         label_counts=data.label_counts, data_digest=digest, embedder=data.embedder,
         library_versions=library_versions(), duration_s=duration, artifact_key=key, artifact_sha256=sha,
-        created_at=datetime.now(UTC), trigger_event=covered,
+        created_at=datetime.now(UTC), trigger_event=covered, artifact_hmac=sign(artifact),
     )  # fmt: skip
     registry.insert_version(db, mv)
     status, why = _gate(db, version, metrics, settings)

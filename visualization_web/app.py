@@ -7,8 +7,10 @@ import os
 from datetime import timedelta
 
 from flask import Flask, request, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.settings import get_settings
+from visualization_web.secret_key import session_secret_key
 from visualization_web.session_cookie import VerifiedCookieSessionInterface
 
 CSP = (
@@ -25,14 +27,13 @@ def dev_mode_from_env() -> bool:
 def create_app(config: dict | None = None) -> Flask:
     settings = get_settings()
     dev_mode = dev_mode_from_env()
-    secret = settings.web_secret_key.get_secret_value() if settings.web_secret_key else None
-    if secret is None and not dev_mode and not (config or {}).get("TESTING"):
-        # Without a configured key every restart logs everyone out; still usable, never guessable.
-        secret = os.urandom(32).hex()
+    secret = session_secret_key(settings, dev_mode)  # refuses to start without a proper key outside dev mode
     app = Flask(__name__)
+    if settings.trusted_proxy_hops:  # the client's address (login throttling) from the ingress's X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
     app.session_interface = VerifiedCookieSessionInterface()
     app.config.update(
-        SECRET_KEY=secret or "dev-only-insecure",
+        SECRET_KEY=secret,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         DEV_MODE=dev_mode,
         SESSION_COOKIE_SECURE=not dev_mode,
@@ -46,9 +47,10 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from visualization_web import api, auth, blobs, errors, health, metrics, page_cache, pages
+    from visualization_web import api, auth, blobs, errors, health, metrics, page_cache, pages, request_limits
 
     errors.register(app)
+    request_limits.install(app)  # per-route body limits, before any hook reads the body
     metrics.register(app)  # first: its timer also sees requests that the login check refuses
     app.before_request(auth.load_user)
     app.after_request(_security_headers)
@@ -69,8 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(blobs.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
-    if not app.config.get("TESTING"):
-        auth.bootstrap_admin()
+    auth.bootstrap_admin()  # only while the users table is empty
     return app
 
 

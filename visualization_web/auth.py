@@ -1,18 +1,25 @@
-"""Login, sessions, API tokens and roles; every request but the public ones needs a user."""
+"""Login, sessions, API tokens and roles; every request but the public ones needs a user.
+
+A session names its user and that user's ``session_epoch`` (``visualization_web.users``); it is accepted
+only while the user row still holds that epoch, so logout and a password or role change end it. The
+``dev`` flag of a session counts only while the app runs in development mode. Failed logins are
+throttled (``visualization_web.login_throttle``); the CSRF token is renewed at login.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
 from common.db import get_database
 from common.settings import get_settings
-from visualization_web import csrf, users
+from visualization_web import csrf, login_throttle, users
 from visualization_web.errors import ApiError, wants_json
 
 log = logging.getLogger(__name__)
@@ -26,26 +33,46 @@ def admin_password() -> str | None:
     return secret.get_secret_value() if secret else None
 
 
+_bootstrapped = False
+
+
 def bootstrap_admin() -> bool:
-    """Create the admin from the settings; False when no password is configured or Cassandra is down."""
+    """Create the admin from the settings when the users table is empty (the first start); never touches an
+    existing user. False when no password is configured or Cassandra is down."""
+    global _bootstrapped
     password = admin_password()
     if not password:
         return False
     try:
-        users.ensure_admin(get_database(), get_settings().admin_username, password)
+        if users.ensure_admin(get_database(), get_settings().admin_username, password):
+            log.info("created the admin user %s", get_settings().admin_username)
+        _bootstrapped = True
         return True
     except Exception as exc:
         log.warning("could not create the admin user yet: %s", exc)
         return False
 
 
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def too_many(refusal: login_throttle.Refusal) -> Response:
+    response = jsonify({"error": {"status": 429, "message": refusal.message}})
+    response.status_code = 429
+    response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
 def _bearer_user() -> users.User | None:
+    """The token's user. Not throttled: a token has 256 random bits (no guessing), and counting bad tokens
+    per address would only let anyone lock an office's scripts out."""
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return None
     user = users.user_for_token(get_database(), header[7:].strip())
     if user is None:
-        raise ApiError(401, "invalid API token")
+        raise ApiError(401, "invalid or expired API token")
     return user
 
 
@@ -54,20 +81,29 @@ def _session_user() -> users.User | None:
     if not username:
         return None
     if session.get("dev"):
-        return users.User(username, "admin")
+        if current_app.config.get("DEV_MODE"):
+            return users.User(username, "admin")
+        session.clear()  # minted by a development server, or forged: never a user here
+        return None
     user = _known_user(username)
-    if user is None:
-        session.clear()
+    if user is None or not user.session_epoch or session.get("epoch") != user.session_epoch:
+        session.clear()  # removed user, or the session was ended (logout, password or role change)
+        return None
     return user
 
 
 _users: dict[str, tuple[float, users.User | None]] = {}
 
 
+def _cache_key(username: str) -> str:
+    return f"{get_settings().cassandra_keyspace}/{username}"
+
+
 def _known_user(username: str) -> users.User | None:
-    """The session's user and role, read at most every ``user_cache_seconds`` per process (a page view
-    need not cost a database read for who is asking; a removed user or a new role applies within that)."""
-    now, key = time.monotonic(), f"{get_settings().cassandra_keyspace}/{username}"
+    """The session's user, role and session epoch, read at most every ``user_cache_seconds`` per process (a
+    page view need not cost a database read for who is asking; a removed user, a new role or an ended
+    session applies within that; at once in the process that ended it)."""
+    now, key = time.monotonic(), _cache_key(username)
     hit = _users.get(key)
     if hit is not None and now - hit[0] < get_settings().user_cache_seconds:
         return hit[1]
@@ -86,7 +122,7 @@ def load_user() -> None:
     user = _bearer_user()
     if user is not None:
         g.user, g.via_token = user, True
-        return
+        return None
     if request.method not in csrf.SAFE_METHODS and not csrf.valid():
         raise ApiError(403, "CSRF token missing or invalid")
     g.user = _session_user()
@@ -123,38 +159,59 @@ def _safe_next(target: str | None) -> str:
     return url_for("pages.dashboard")
 
 
+def _start_session(username: str, **values) -> None:
+    """A fresh session (no fixation) with a new CSRF token: a token seen before the login is worth nothing."""
+    session.clear()
+    session.update(user=username, csrf=secrets.token_urlsafe(32), **values)
+    session.permanent = True
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     dev_mode = current_app.config.get("DEV_MODE", False)
     password_set = admin_password() is not None
-    error = None
+    error, status, retry_after = None, 200, None
     if request.method == "POST":
-        username = request.form.get("username", "")
+        username = request.form.get("username", "")[:200]
         password = request.form.get("password", "")
-        if dev_mode and not password_set:
-            session.clear()
-            session.update(user=username or "dev", dev=True)
+        refusal = None if dev_mode and not password_set else login_throttle.check(username, client_address())
+        if refusal is not None:
+            if wants_json():
+                return too_many(refusal)
+            error, status, retry_after = refusal.message, 429, refusal.retry_after
+        elif dev_mode and not password_set:
+            _start_session(username or "dev", dev=True)
             return redirect(_safe_next(request.args.get("next")))
-        if not password_set:
-            error = "Login is disabled: no admin password is configured (PP_ADMIN_PASSWORD)."
+        elif not password_set:
+            error, status = "Login is disabled: no admin password is configured (PP_ADMIN_PASSWORD).", 401
         else:
-            if username == get_settings().admin_username:
-                bootstrap_admin()
+            if not _bootstrapped:
+                bootstrap_admin()  # Cassandra was down when the app started
             user = users.authenticate(get_database(), username, password)
             if user is None:
-                error = "Wrong username or password."
+                login_throttle.failed(username, client_address())
+                error, status = "Wrong username or password.", 401
             else:
-                token = session.get("csrf")
-                session.clear()  # no session fixation: a fresh session after login
-                session["user"] = user.username
-                session["csrf"] = token
-                session.permanent = True
+                login_throttle.succeeded(username)
+                epoch = user.session_epoch or users.renew_session_epoch(get_database(), user.username)
+                _users.pop(_cache_key(user.username), None)
+                _start_session(user.username, epoch=epoch)
                 return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else 200
-    return render_template("login.html", error=error, dev_mode=dev_mode, password_set=password_set), status
+    page = render_template("login.html", error=error, dev_mode=dev_mode, password_set=password_set)
+    response = current_app.make_response((page, status))
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.post("/logout")
 def logout():
+    """Ends the session on the server too: the user's epoch changes, so a copy of the cookie is refused."""
+    username = session.get("user")
+    if username and not session.get("dev"):
+        try:
+            users.renew_session_epoch(get_database(), username)
+        finally:
+            _users.pop(_cache_key(username), None)
     session.clear()
     return redirect(url_for("auth.login"))

@@ -1,4 +1,10 @@
-"""`/metrics`: Prometheus text format, unauthenticated, numbers only (no names, paths or secrets).
+"""`/metrics`: Prometheus text format, numbers only (no names, paths or secrets), on its own port.
+
+``/metrics`` is served only to requests that arrived on ``PP_METRICS_PORT`` (gunicorn binds it as a second
+address: ``--bind 0.0.0.0:8000 --bind 0.0.0.0:9464``), and that port serves nothing else. The Service and
+the ingress route only the public port, so the internals stay inside the cluster, where Prometheus scrapes
+the pods directly. The port is taken from ``SERVER_PORT``, which gunicorn sets from the listening socket
+(not from the Host header) for TCP addresses; do not bind the metrics port to a unix socket.
 
 Request counts and latency histograms are kept in this process (each gunicorn worker reports its own;
 Prometheus sums them per instance). Corpus counts are the dashboard's, shared by every process and
@@ -13,9 +19,10 @@ import threading
 import time
 from collections import defaultdict
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, abort, current_app, g, request
 
 from common.db import get_database
+from common.settings import get_settings
 from visualization_web import corpus_counts, dashboard_queries, queries
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,16 @@ class RequestStats:
 def stats() -> RequestStats:
     """This app's counters (each app, so each gunicorn worker, has its own)."""
     return current_app.extensions["pp_request_stats"]
+
+
+def on_metrics_port() -> bool:
+    return request.environ.get("SERVER_PORT") == str(get_settings().metrics_port)
+
+
+def _port_gate() -> None:
+    """404 for /metrics on the public port, and for everything else on the metrics port."""
+    if (request.endpoint == "metrics") != on_metrics_port():
+        abort(404)
 
 
 def _start_timer() -> None:
@@ -117,8 +134,10 @@ def metrics() -> Response:
 
 
 def register(app: Flask) -> None:
-    """Time every request (registered before login checks, so refusals are counted too); serve /metrics."""
+    """Time every request (registered before login checks, so refusals are counted too); serve /metrics on
+    the metrics port only."""
     app.extensions["pp_request_stats"] = RequestStats()
+    app.before_request(_port_gate)
     app.before_request(_start_timer)
     app.after_request(_record)
     app.add_url_rule("/metrics", endpoint="metrics", view_func=metrics, methods=["GET"])

@@ -13,11 +13,29 @@ from typing import Any
 
 from common.db import Database
 from common.db.in_reads import in_statements
+from common.ingest_sources import redact
 from common.repositories import face_cards, faces, images, labels, personas, predictions
 from common.repositories.ids import UNKNOWN_PERSONA
 from visualization_web import read_generation
 
 log = logging.getLogger(__name__)
+
+# The most rows one request may make Cassandra read for a list (a page of faces, a persona's labels): pages
+# beyond it are refused (``beyond_rows``), and an unbounded list is read up to it.
+MAX_ROWS = 10_000
+
+
+class TooDeep(ValueError):
+    """A page that would read more than ``MAX_ROWS`` rows."""
+
+
+def beyond_rows(page: int, per_page: int) -> bool:
+    """True when page ``page`` (from 0) of ``per_page`` items lies past the first ``MAX_ROWS`` items."""
+    return (page + 1) * per_page > MAX_ROWS
+
+
+def last_page(per_page: int) -> int:
+    return max(0, MAX_ROWS // per_page - 1)
 
 
 @dataclass(frozen=True)
@@ -104,10 +122,10 @@ def _card(row, score: float | None = None, verdict: str | None = None) -> FaceCa
                     (row.box_left, row.box_top, row.box_width, row.box_height), score, verdict)  # fmt: skip
 
 
-def labels_of_persona(db: Database, persona_id: uuid.UUID) -> list[labels.Label]:
-    """A persona's labels from all its buckets at once, newest first."""
-    rows = db.execute("SELECT * FROM labels_by_persona WHERE persona_id = ? AND bucket IN ?",
-                      (persona_id, list(range(labels.BUCKETS))))  # fmt: skip
+def labels_of_persona(db: Database, persona_id: uuid.UUID, limit: int = MAX_ROWS) -> list[labels.Label]:
+    """A persona's labels from all its buckets at once (at most ``limit`` of them), newest first."""
+    rows = db.execute("SELECT * FROM labels_by_persona WHERE persona_id = ? AND bucket IN ? LIMIT ?",
+                      (persona_id, list(range(labels.BUCKETS)), limit))  # fmt: skip
     out = [labels.Label(r.face_id, r.persona_id, r.verdict, r.labeled_by or "", r.labeled_at) for r in rows]
     oldest = datetime.min.replace(tzinfo=UTC)
     out.sort(key=lambda lab: lab.labeled_at.replace(tzinfo=UTC) if lab.labeled_at else oldest, reverse=True)
@@ -116,7 +134,10 @@ def labels_of_persona(db: Database, persona_id: uuid.UUID) -> list[labels.Label]
 
 def review_queue(db: Database, persona_id: uuid.UUID | None, version: int, limit: int, offset: int = 0,
                  most_confident_first: bool = False) -> list[predictions.Prediction]:  # fmt: skip
-    """Like ``predictions.queue`` (the bucketed review queue, LIMIT per bucket), all buckets at once."""
+    """Like ``predictions.queue`` (the bucketed review queue, LIMIT per bucket), all buckets at once. A window
+    past the first ``MAX_ROWS`` predictions raises ``TooDeep``: each bucket would be read up to its end."""
+    if limit + offset > MAX_ROWS:
+        raise TooDeep(f"only the first {MAX_ROWS} predictions can be paged through")
     order = "DESC" if most_confident_first else "ASC"
     key = persona_id or UNKNOWN_PERSONA
     cql = ("SELECT face_id, score, distance, image_id FROM predictions_by_persona WHERE persona_id = ? "
@@ -197,7 +218,11 @@ class PersonaFaces:
 
 def persona_faces(db: Database, persona_id: uuid.UUID, page: int = 0, per_page: int = 60,
                   most_confident_first: bool = False) -> PersonaFaces:  # fmt: skip
-    """One page of a persona's review: three rounds of concurrent reads (labels, queue, cards)."""
+    """One page of a persona's review: three rounds of concurrent reads (labels, queue, cards). Pages past the
+    first ``MAX_ROWS`` faces raise ``TooDeep``; at most ``MAX_ROWS`` labels are read (and counted)."""
+    if beyond_rows(page, per_page):
+        raise TooDeep(f"page {page} of {per_page} faces lies past the first {MAX_ROWS} faces: "
+                      f"the last page is {last_page(per_page)}; use order=confident to see the other end")  # fmt: skip
     own = labels_of_persona(db, persona_id)
     confirmed = [lab.face_id for lab in own if lab.verdict == labels.CONFIRM]
     rejected = [lab.face_id for lab in own if lab.verdict == labels.REJECT]
@@ -336,7 +361,7 @@ def image_detail(db: Database, image_id: str) -> dict | None:
     face_rows = list(by_id.values())
     return {
         "image_id": image.image_id,
-        "source": image.source,
+        "source": redact(image.source),  # images saved before credentials were refused
         "source_name": image.source_name,
         "width": image.width,
         "height": image.height,

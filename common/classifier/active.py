@@ -1,4 +1,7 @@
-"""The active classifier, cached per process and hot-reloaded: ``active_model`` is re-read every few seconds."""
+"""The active classifier, cached per process and hot-reloaded: ``active_model`` is re-read every few seconds.
+
+An artifact that fails verification is not served (None); an outage while loading raises, so the
+calling task retries instead of treating the faces as having no model."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from common.classifier.artifacts import ArtifactIntegrityError
 from common.classifier.model import OpenSetClassifier, PredictionResult
 from common.classifier.registry import active_version, load_model
 from common.db import Database
+from common.task_retry import is_infrastructure_error
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +75,11 @@ def _load(db: Database, version: int | None) -> ActiveClassifier | None:
     try:
         model = load_model(db, version)
     except ArtifactIntegrityError:
-        log.error("active model v%s failed its checksum: not serving it", version, exc_info=True)
+        log.error("active model v%s failed its verification: not serving it", version, exc_info=True)
         return None
-    except Exception:
+    except Exception as exc:
+        if is_infrastructure_error(exc):
+            raise  # Cassandra overloaded or down: the task retries; "no model" would drop its faces' predictions
         log.exception("active model v%s could not be loaded", version)
         return None
     log.info("serving model v%s", version)

@@ -110,6 +110,43 @@ class OpenSetClassifier:
             keep.append(members)
         return np.concatenate(keep)
 
+    # ---------------------------------------------------------------- erasure
+    def rows_matching(self, erased: np.ndarray, tolerance: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+        """(prototype mask, rejected mask): stored rows equal to any of the ``erased`` embeddings (raw or
+        normalised; compared as unit vectors)."""
+        e = normalize(erased) if len(erased) else np.zeros((0, EMBEDDING_DIM), np.float32)
+
+        def hits(rows: np.ndarray) -> np.ndarray:
+            if len(rows) == 0 or len(e) == 0:
+                return np.zeros(len(rows), bool)
+            return (rows @ e.T).max(axis=1) >= 1.0 - tolerance
+
+        return hits(self.prototypes), hits(self.rejected)
+
+    def holds_any(self, erased: np.ndarray) -> bool:
+        prototypes, rejected = self.rows_matching(erased)
+        return bool(prototypes.any() or rejected.any())
+
+    def without(self, erased: np.ndarray) -> OpenSetClassifier:
+        """A copy that no longer holds the ``erased`` embeddings (a privacy erase): their prototype and
+        rejection rows are dropped, and so is a persona left without any confirmed face."""
+        drop_p, drop_r = self.rows_matching(erased)
+        labels = self.prototype_labels[~drop_p]
+        used = np.unique(labels)
+        remap = np.full(max(self.n_personas, 1), -1, np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        clone = OpenSetClassifier(self.unknown_distance, self.min_probability, self.temperature,
+                                  self.max_faces_per_persona)  # fmt: skip
+        clone.scale = self.scale
+        clone.persona_ids = [self.persona_ids[i] for i in used]
+        clone.prototypes = self.prototypes[~drop_p].copy()
+        clone.prototype_labels = remap[labels].astype(np.int32)
+        clone.starts = np.searchsorted(clone.prototype_labels, np.arange(len(used)))
+        keep_r = ~drop_r & np.isin(self.rejected_labels, used)
+        clone.rejected = self.rejected[keep_r].copy()
+        clone.rejected_labels = remap[self.rejected_labels[keep_r]].astype(np.int32)
+        return clone
+
     # -------------------------------------------------------------- distances
     @property
     def n_personas(self) -> int:

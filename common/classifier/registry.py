@@ -1,7 +1,12 @@
 """The model registry: versions (LWT-allocated numbers), the active version, promotion history.
 
 Tables (docs/data-model.md): ``sequences``, ``model_versions``, ``active_model``,
-``promotion_history``. Statuses: candidate, active, rejected, retired.
+``promotion_history``. Statuses: candidate, active, rejected, retired, erased (a privacy erase removed
+faces it was trained on: its artifact is deleted and it can never be promoted again, see
+:mod:`common.classifier.erasure`).
+
+A version is loaded only through :func:`load_model`, which checks the artifact's pinned key, SHA-256 and
+HMAC signature (:mod:`common.classifier.artifacts`) before unpickling.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import UTC, datetime
 from cassandra.util import uuid_from_time
 
 from common import read_model
-from common.classifier.artifacts import load_artifact
+from common.classifier.artifacts import check_bytes, check_key, load_artifact
 from common.classifier.model import OpenSetClassifier
 from common.db import Database
 
@@ -24,8 +29,8 @@ log = logging.getLogger(__name__)
 BUCKET = 0
 ACTIVE_NAME = "default"
 SEQUENCE_NAME = "model_version"
-CANDIDATE, ACTIVE, REJECTED, RETIRED = "candidate", "active", "rejected", "retired"
-PROMOTING_ACTIONS = ("promote", "auto-promote")
+CANDIDATE, ACTIVE, REJECTED, RETIRED, ERASED = "candidate", "active", "rejected", "retired", "erased"
+PROMOTING_ACTIONS = ("promote", "auto-promote", "erase-rewrite")
 
 
 class RegistryError(ValueError):
@@ -48,6 +53,7 @@ class ModelVersion:
     created_at: datetime | None = None
     promoted_at: datetime | None = None
     trigger_event: uuid.UUID | None = None
+    artifact_hmac: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ def _version(r) -> ModelVersion:
         r.version, r.status or "", r.reason or "", json.loads(r.metrics or "{}"), json.loads(r.label_counts or "{}"),
         r.data_digest or "", r.embedder or "", json.loads(r.library_versions or "{}"), r.duration_s or 0.0,
         r.artifact_key or "", r.artifact_sha256 or "", r.created_at, r.promoted_at, r.trigger_event,
+        getattr(r, "artifact_hmac", None) or "",
     )  # fmt: skip
 
 
@@ -88,12 +95,12 @@ def next_version(db: Database, attempts: int = 50) -> int:
 def insert_version(db: Database, mv: ModelVersion) -> None:
     db.execute(
         "INSERT INTO model_versions (bucket, version, status, reason, metrics, label_counts, data_digest, embedder, "
-        "library_versions, duration_s, artifact_key, artifact_sha256, trigger_event, created_at, promoted_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "library_versions, duration_s, artifact_key, artifact_sha256, trigger_event, created_at, promoted_at, "
+        "artifact_hmac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (BUCKET, mv.version, mv.status, mv.reason, json.dumps(mv.metrics, default=str),
          json.dumps(mv.label_counts, default=str), mv.data_digest, mv.embedder,
          json.dumps(mv.library_versions), mv.duration_s, mv.artifact_key, mv.artifact_sha256, mv.trigger_event,
-         mv.created_at or datetime.now(UTC), mv.promoted_at),
+         mv.created_at or datetime.now(UTC), mv.promoted_at, mv.artifact_hmac),
     )  # fmt: skip
 
 
@@ -126,13 +133,36 @@ def active_version(db: Database) -> int | None:
 
 
 def load_model(db: Database, version: int, store=None) -> OpenSetClassifier:
-    """The version's classifier, after its artifact's SHA-256 matched the registry row."""
+    """The version's classifier, after its artifact's key, SHA-256 and signature matched the registry row."""
     from common.storage import get_blob_store
 
     mv = get_version(db, version)
     if mv is None:
         raise RegistryError(f"no model version {version}")
-    return load_artifact(store or get_blob_store(), mv.artifact_key, mv.artifact_sha256)
+    if mv.status == ERASED:
+        raise RegistryError(f"v{version} was erased (it held erased faces): {mv.reason}")
+    return load_artifact(store or get_blob_store(), mv.artifact_key, mv.artifact_sha256, mv.artifact_hmac)
+
+
+def resign(db: Database, version: int, store=None) -> bool:
+    """Sign the artifact of a version from before signing (upgrade path; run by an operator who trusts the
+    current registry and blob store). Checks key and SHA-256 first; unpickles nothing. False when the
+    version is signed already or has no artifact to sign."""
+    from common.classifier.artifacts import sign
+    from common.storage import get_blob_store
+
+    mv = get_version(db, version)
+    if mv is None:
+        raise RegistryError(f"no model version {version}")
+    if mv.artifact_hmac or mv.status == ERASED or not mv.artifact_key:
+        return False
+    check_key(mv.artifact_key, mv.artifact_sha256)
+    data = (store or get_blob_store()).get(mv.artifact_key)
+    signature = sign(data)
+    check_bytes(data, mv.artifact_sha256, signature)
+    db.execute("UPDATE model_versions SET artifact_hmac = ? WHERE bucket = ? AND version = ?",
+               (signature, BUCKET, version))  # fmt: skip
+    return True
 
 
 # ------------------------------------------------------------------ history

@@ -36,7 +36,7 @@ COSMOS_CELL_TIMESTAMPS = (
     "AND cosmosdb_cell_level_timetolive=true"
 )
 CELL_TIMESTAMP_TABLES = frozenset(
-    {"persona_names", "images", "faces_by_image", "sequences", "ingest_jobs", "undone_events"}
+    {"persona_names", "images", "faces_by_image", "sequences", "ingest_jobs", "undone_events", "ingest_job_tally"}
 )
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.I)
 

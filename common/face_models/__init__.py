@@ -1,21 +1,20 @@
 """The one face-model abstraction: detectors (dlib-hog, dlib-cnn, azure) and the dlib embedder.
 
-``detect_and_embed(image_bytes)`` is what the web app's /predict calls;
-``extract_faces(rgb, ...)`` is what the extract task calls on an already validated image.
+``detect_and_embed(image_bytes, name)`` is what the web app's /predict calls (decoded by the one
+untrusted-image decoder, :mod:`common.images`); ``extract_faces(rgb, ...)`` is what the extract task
+calls on an image that decoder already returned.
 """
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from PIL import Image
 
 from common.face_models.embedder import EMBEDDER_NAME
 from common.face_models.geometry import downscale, scale_box
-from common.face_models.image_io import normalize_to_rgb, to_array
 from common.face_models.registry import get_detector, get_embedder
 from common.face_models.types import DetectedBox, DetectedFace, DetectorUnavailable, FaceDetector
+from common.images import load_image
+from common.images.decoding import decode_slot
 from common.settings import Settings, get_settings
 
 
@@ -41,21 +40,17 @@ def extract_faces(rgb: np.ndarray, detector_name: str | None = None, settings: S
     return faces
 
 
-def decode_rgb(image_bytes: bytes, settings: Settings | None = None) -> np.ndarray:
-    """Bytes -> RGB array as people see it. Raises ValueError on anything that is not a sane image."""
+def detect_and_embed(image_bytes: bytes, name: str = "upload", settings: Settings | None = None
+                     ) -> list[DetectedFace]:  # fmt: skip
+    """Faces of untrusted image bytes (the web app's /predict), with the configured detector.
+
+    Raises :class:`common.images.InvalidImage` (with the reason) for anything the decoder refuses. The
+    pixels are held only inside the process's decode slot, so threads of one web process never hold two
+    images' worth of memory at once.
+    """
     settings = settings or get_settings()
-    try:
-        with Image.open(io.BytesIO(image_bytes)) as image:
-            if image.width * image.height > settings.max_image_pixels:
-                raise ValueError(f"image has {image.width}x{image.height} pixels, over the cap")
-            return to_array(normalize_to_rgb(image))
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"not a readable image: {exc}") from exc
-
-
-def detect_and_embed(image_bytes: bytes) -> list[DetectedFace]:
-    """Faces of an image given as bytes (the web app's /predict), with the configured detector."""
-    return extract_faces(decode_rgb(image_bytes))
+    with decode_slot:
+        return extract_faces(load_image(image_bytes, name, settings).rgb, None, settings)
 
 
 __all__ = [
@@ -64,7 +59,6 @@ __all__ = [
     "DetectedFace",
     "DetectorUnavailable",
     "FaceDetector",
-    "decode_rgb",
     "detect_and_embed",
     "detect_boxes",
     "extract_faces",

@@ -1,4 +1,9 @@
-"""Box arithmetic: downscaling for detection, mapping boxes back, clamping, overlap."""
+"""Box arithmetic: downscaling for detection, mapping boxes back, clamping, overlap.
+
+The detection copy of a large image is made without a full-size copy: whole k x k blocks are averaged in
+bands of rows (numpy), and only that reduced copy (at most twice ``max_side`` a side) goes through Pillow's
+resize. A full-size Pillow copy of the array would take 4 bytes a pixel, more than the array itself.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,26 @@ def downscale(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
         return rgb, 1.0
     scale = long_side / max_side
     size = (max(1, round(width / scale)), max(1, round(height / scale)))
-    small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+    reduced = block_mean(rgb, int(scale))
+    small = np.asarray(Image.fromarray(reduced).resize(size, Image.Resampling.BILINEAR))
     return small, width / size[0]
+
+
+BLOCK_BAND_PIXELS = 1 << 21  # source pixels averaged at a time
+
+
+def block_mean(rgb: np.ndarray, k: int) -> np.ndarray:
+    """``rgb`` shrunk k times by averaging whole k x k blocks (a partial block at the edge is dropped)."""
+    if k < 2:
+        return rgb
+    height, width = rgb.shape[0] // k, rgb.shape[1] // k
+    out = np.empty((height, width, *rgb.shape[2:]), dtype=np.uint8)
+    rows = max(1, BLOCK_BAND_PIXELS // max(1, width * k * k))
+    for r0 in range(0, height, rows):
+        r1 = min(height, r0 + rows)
+        block = rgb[r0 * k : r1 * k, : width * k].reshape(r1 - r0, k, width, k, *rgb.shape[2:])
+        out[r0:r1] = (block.sum(axis=(1, 3), dtype=np.uint32) + k * k // 2) // (k * k)
+    return out
 
 
 def scale_box(box: Box, factor: float, width: int, height: int) -> Box:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -120,3 +121,26 @@ def unmark_undone(db: Database, event_id: uuid.UUID) -> None:
 
 def is_undone(db: Database, event_id: uuid.UUID) -> bool:
     return db.one("SELECT event_id FROM undone_events WHERE event_id = ?", (event_id,)) is not None
+
+
+ERASED = "erased"
+_HEX_TOKEN = re.compile(r"[0-9a-f]{32,64}")
+
+
+def redact(db: Database, ids: set[str], page_size: int = 1000) -> int:
+    """A privacy erase: every event naming one of ``ids`` (face or image ids) keeps its kind, actor and time,
+    but those ids are replaced by "erased" in its subject and payload. Reads the whole table (paged): events
+    of any day may name the faces. Returns how many events were rewritten."""
+    if not ids:
+        return 0
+    rewritten = 0
+    rows = db.execute("SELECT day, event_id, subject, payload FROM events", fetch_size=page_size)
+    for row in rows:
+        subject, payload = row.subject or "", row.payload or ""
+        if subject not in ids and not any(token in ids for token in _HEX_TOKEN.findall(payload)):
+            continue
+        clean = _HEX_TOKEN.sub(lambda m: ERASED if m.group(0) in ids else m.group(0), payload)
+        db.execute("UPDATE events SET subject = ?, payload = ? WHERE day = ? AND event_id = ?",
+                   (ERASED if subject in ids else subject, clean, row.day, row.event_id))  # fmt: skip
+        rewritten += 1
+    return rewritten

@@ -163,6 +163,7 @@ def mark_failed(db: Database, image_id: str, error: str) -> None:
 
 
 _RECENT = "SELECT created_at, image_id, source_name FROM images_by_day WHERE day = ?"
+MAX_ROWS_PER_READ = 10_000
 
 
 def list_recent(
@@ -170,12 +171,14 @@ def list_recent(
 ) -> list[tuple[datetime, str, str]]:
     """(created_at, image_id, source_name), newest first, across day partitions. The days are read in
     windows of concurrent reads, growing 1, 4, 16, then 31 days: a year without images is 14 round trips,
-    not 365 one after the other (270 ms here)."""
+    not 365 one after the other (270 ms here). A window asks for at most ``MAX_ROWS_PER_READ`` rows in all
+    (days x rows still wanted), so no call reads much more than that."""
     out: list[tuple[datetime, str, str]] = []
     start = (before or datetime.now(UTC)).date()
     offset, window = 0, 1
     while offset < days and len(out) < limit:
         wanted = limit - len(out)
+        window = max(1, min(window, MAX_ROWS_PER_READ // wanted))
         statements = []
         for day_offset in range(offset, min(days, offset + window)):
             day = start - timedelta(days=day_offset)

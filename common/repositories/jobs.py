@@ -1,4 +1,6 @@
-"""Ingest jobs. Progress counters are derived from per-item rows, so they stay exact under redelivery."""
+"""Ingest jobs and their items. Progress is kept in tallies counted once per item (``job_tally``), so
+redelivered tasks never count twice and reading a job's progress never reads its items. Jobs from before
+the tallies (migration 0010) are counted from their items."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from common.db import Database
+from common.repositories import job_tally as tally
 from common.repositories.ids import bucket_of
 
 BUCKETS = 16
 STORED = "stored"
 DUPLICATE = "duplicate"
 REJECTED = "rejected"
+OUTCOMES = (STORED, DUPLICATE, REJECTED)
+MAX_REJECTED_LISTED = 200
+LEGACY_SCAN_ROWS = 10_000  # a job from before the counters: its rejected files are looked for in this many items
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class Job:
     created_by: str
     created_at: datetime | None
     totals: dict | None = None  # the counters, once the job is done (progress then reads no item)
+    counted: bool = False  # progress kept in ingest_job_tally (jobs created since migration 0010)
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,8 @@ class Progress:
 def create(db: Database, job_id: str, source: str, actor: str, options: dict | None = None) -> Job:
     now = datetime.now(UTC)
     db.execute(
-        "INSERT INTO ingest_jobs (job_id, source, status, options, created_by, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS",
+        "INSERT INTO ingest_jobs (job_id, source, status, options, created_by, created_at, counted) "
+        "VALUES (?, ?, ?, ?, ?, ?, true) IF NOT EXISTS",
         (job_id, source, "discovering", json.dumps(options or {}), actor, now),
     )
     db.execute(
@@ -89,7 +96,8 @@ def get(db: Database, job_id: str) -> Job | None:
     if r is None:
         return None
     return Job(r.job_id, r.source or "", r.status or "", r.discovered, json.loads(r.options or "{}"), r.error,
-               r.created_by or "", r.created_at, json.loads(r.totals) if r.totals else None)  # fmt: skip
+               r.created_by or "", r.created_at, json.loads(r.totals) if r.totals else None,
+               bool(r.counted))  # fmt: skip
 
 
 def set_discovered(db: Database, job_id: str, count: int) -> None:
@@ -127,15 +135,38 @@ def _item(r) -> Item:
 
 def record_outcome(db: Database, job_id: str, item_key: str, source_name: str, outcome: str,
                    image_id: str | None = None, reason: str | None = None) -> None:  # fmt: skip
+    bucket = bucket_of(item_key, BUCKETS)
     db.execute(
         "UPDATE ingest_job_items SET source_name = ?, outcome = ?, image_id = ?, reason = ?, updated_at = ? "
         "WHERE job_id = ? AND bucket = ? AND item_key = ?",
-        (source_name, outcome, image_id, reason, datetime.now(UTC), job_id, bucket_of(item_key, BUCKETS), item_key),
+        (source_name, outcome, image_id, reason, datetime.now(UTC), job_id, bucket, item_key),
     )
+    if outcome == REJECTED:
+        db.execute("INSERT INTO ingest_job_rejects (job_id, bucket, item_key, source_name, reason) "
+                   "VALUES (?, ?, ?, ?, ?)", (job_id, bucket, item_key, source_name, reason))  # fmt: skip
+    count_outcome(db, job_id, item_key, outcome)
+
+
+def count_outcome(db: Database, job_id: str, item_key: str, outcome: str) -> None:
+    """Count the item's outcome in its job's tallies, once however often it is recorded; an item counted with
+    another outcome before (stored, then an internal error) moves from that tally to this one."""
+    before = tally.update(db, job_id, item_key, lambda claim: claim.with_outcome(outcome))
+    if before is not None and before.outcome == REJECTED != outcome:
+        db.execute("DELETE FROM ingest_job_rejects WHERE job_id = ? AND bucket = ? AND item_key = ?",
+                   (job_id, bucket_of(item_key, BUCKETS), item_key))  # fmt: skip
 
 
 def record_extracted(db: Database, job_id: str, item_key: str, faces: int) -> None:
+    """Mark the item extracted with its face count, and count it once (for a stored item) however often a
+    redelivered extraction records it."""
     db.execute(*record_extracted_statement(job_id, item_key, faces))
+    count_extracted(db, job_id, item_key, faces)
+
+
+def count_extracted(db: Database, job_id: str, item_key: str, faces: int) -> None:
+    """Count a stored item's extraction and faces in its job's tallies, the first time only. Call it after
+    ``record_extracted_statement`` has run (the item row is the record; this is its tally)."""
+    tally.update(db, job_id, item_key, lambda claim: claim.with_extraction(faces))
 
 
 def record_extracted_statement(job_id: str, item_key: str, faces: int) -> tuple[str, tuple]:
@@ -156,19 +187,44 @@ def items(db: Database, job_id: str) -> list[Item]:
 
 
 def progress(db: Database, job_id: str) -> Progress | None:
-    """The job and its counters. While it runs: one read of the three columns they need across all buckets
-    (progress bars poll this while workers write). Once its items say it is done, the counters are written
-    to the job row (the same numbers however often: redelivered work records what it recorded before), and
-    from then on its progress is that one row, whatever the job's size."""
+    """The job and its counters. While it runs: one read of its counter partition (a job from before the
+    counters: of the three item columns they need, across all buckets). Once they say it is done, the
+    counters are written to the job row, and from then on its progress is that one row."""
     job = get(db, job_id)
     if job is None:
         return None
     if job.totals is not None:
         return Progress(job, Counter(job.totals))
-    found = Progress(job, _counts(db, job_id))
+    found = Progress(job, _current_counts(db, job))
     if found.done and job.status != "failed":
         db.execute("UPDATE ingest_jobs SET totals = ? WHERE job_id = ?", (json.dumps(dict(found.counts)), job_id))
     return found
+
+
+def _current_counts(db: Database, job: Job) -> Counter:
+    if not job.counted:
+        return _counts(db, job.job_id)
+    return counters(db, job.job_id)
+
+
+def counters(db: Database, job_id: str) -> Counter:
+    """The job's tallies: stored, duplicate, rejected, extracted, faces (one small read per tally bucket)."""
+    return tally.totals(db, job_id)
+
+
+def rejected(db: Database, job: Job, limit: int = MAX_REJECTED_LISTED) -> list[Item]:
+    """Up to ``limit`` rejected items of the job with their reasons: one bounded read. A job from before the
+    counters has no list of its rejects: they are looked for among its first ``LEGACY_SCAN_ROWS`` items."""
+    buckets = list(range(BUCKETS))
+    if not job.counted:
+        rows = db.execute("SELECT item_key, source_name, outcome, reason FROM ingest_job_items "
+                          "WHERE job_id = ? AND bucket IN ? LIMIT ?",
+                          (job.job_id, buckets, LEGACY_SCAN_ROWS))  # fmt: skip
+        found = [r for r in rows if r.outcome == REJECTED][:limit]
+    else:
+        found = list(db.execute("SELECT item_key, source_name, reason FROM ingest_job_rejects "
+                                "WHERE job_id = ? AND bucket IN ? LIMIT ?", (job.job_id, buckets, limit)))  # fmt: skip
+    return [Item(r.item_key, r.source_name or "", REJECTED, r.reason, None, False, None) for r in found]
 
 
 def _counts(db: Database, job_id: str) -> Counter:

@@ -215,3 +215,24 @@ def drop_version_queues(db: Database, persona_ids: list[uuid.UUID | None], versi
         [(_key(p), v, b) for p in persona_ids for v in versions for b in range(BUCKETS)],
     )
     read_model.changed(db)
+
+
+def purge_faces(db: Database, face_ids: set[str], persona_ids: list[uuid.UUID | None], versions: list[int]) -> int:
+    """A privacy erase: remove the faces' rows from the review queues of every given persona (None: unknown)
+    and model version, current or superseded, and their current predictions. Reads only the queue buckets
+    the faces hash to. Returns how many queue rows were removed."""
+    if not face_ids:
+        return 0
+    buckets = sorted({bucket_of(f, BUCKETS) for f in face_ids})
+    keys = [(_key(p), v, b) for p in dict.fromkeys(persona_ids) for v in versions for b in buckets]
+    stmt = "SELECT persona_id, model_version, bucket, score, face_id FROM predictions_by_persona " \
+           "WHERE persona_id = ? AND model_version = ? AND bucket = ?"  # fmt: skip
+    found = [rows for start in range(0, len(keys), 256)
+             for rows in db.concurrently([(stmt, key) for key in keys[start : start + 256]])]  # fmt: skip
+    doomed = [(r.persona_id, r.model_version, r.bucket, r.score, r.face_id)
+              for rows in found for r in rows if r.face_id in face_ids]  # fmt: skip
+    db.execute_many("DELETE FROM predictions_by_persona WHERE persona_id = ? AND model_version = ? AND bucket = ? "
+                    "AND score = ? AND face_id = ?", doomed)  # fmt: skip
+    db.execute_many("DELETE FROM predictions_by_face WHERE face_id = ?", [(f,) for f in sorted(face_ids)])
+    read_model.changed(db)
+    return len(doomed)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 from abc import ABC, abstractmethod
+from typing import BinaryIO
+
+CHUNK_BYTES = 1024 * 1024
 
 _KEY = re.compile(r"^[a-z0-9_-]+(/[A-Za-z0-9_.-]+)+$")
 
@@ -19,6 +22,17 @@ class InvalidKey(ValueError):
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def copy_exactly(stream: BinaryIO, out: BinaryIO, size: int) -> None:
+    """Copy ``size`` bytes from ``stream`` to ``out`` in chunks; a shorter stream is an error."""
+    left = size
+    while left > 0:
+        chunk = stream.read(min(CHUNK_BYTES, left))
+        if not chunk:
+            raise ValueError(f"stream ended {left} bytes early")
+        out.write(chunk)
+        left -= len(chunk)
 
 
 def content_key(kind: str, digest: str, suffix: str = "") -> str:
@@ -49,6 +63,11 @@ class BlobStore(ABC):
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
+
+    def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
+        """Write ``size`` bytes read from ``stream``. This default reads them whole; the local and Azure Files
+        stores override it to write in chunks, never holding the object in memory."""
+        self.put(key, stream.read(size))
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Content-addressed writes skip existing keys; returns True when written."""

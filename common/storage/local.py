@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
-from common.storage.base import BlobNotFound, BlobStore, InvalidKey, validate_key
+from common.storage.base import BlobNotFound, BlobStore, InvalidKey, copy_exactly, validate_key
 
 
 class LocalBlobStore(BlobStore):
@@ -21,12 +23,18 @@ class LocalBlobStore(BlobStore):
         return path
 
     def put(self, key: str, data: bytes) -> None:
+        self._write(key, lambda fh: fh.write(data))
+
+    def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
+        self._write(key, lambda fh: copy_exactly(stream, fh, size))
+
+    def _write(self, key: str, write: Callable[[BinaryIO], object]) -> None:
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                write(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)

@@ -8,7 +8,10 @@ Invariants checked:
 - the worker never restarts: same main PID, same pool children, no WorkerLostError / "exited with" in its log;
 - the worker's memory stays bounded: peak RSS of its whole process tree (main + pool, sampled every 0.2 s, and
   the kernel's VmHWM of each process) stays below MEMORY_LIMIT_MB;
-- the upload API answers 202 or 4xx to batches of the same files, never 5xx, and each accepted file is rejected.
+- the upload API answers 202 or 4xx to batches of the same files, never 5xx, and each accepted file is rejected;
+- the largest images the defaults accept (and the 79 MP RGBA PNG they refuse) peak at <= 600 MB in the one
+  process handling them, through ingest + extract (a worker's pool process) and through /predict (a fresh
+  web process).
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ from pathlib import Path
 import pytest
 
 from common.db import get_database
+from common.images import display_name
 from common.ingest_requests import start_ingest
 from common.repositories import jobs
-from input_worker.validation import display_name
 from tests.integration.input_worker.helpers import wait_for_job
 from tests.support.face_images import write_folder
-from tests.support.hostile_files import HostileFile, generate
+from tests.support.hostile_files import HostileFile, generate, large_rgba_png
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
@@ -35,6 +38,7 @@ HOSTILE_COUNT = 1000
 GOOD_COUNT = 20
 MEMORY_LIMIT_MB = 1500  # whole worker tree (main + 2 pool processes); measured ~ see report / test output
 UPLOAD_BATCH = 100
+PROCESS_LIMIT_MB = 600  # any one process (a pool process, a web process), whatever image it is given
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +134,7 @@ def test_one_folder_of_hostile_and_good_files(clean_tables, start_worker, tmp_pa
         assert not item.reason.startswith("internal error"), (f.kind, key, item.reason)
     assert "too many frames" in items["animated-1000-frames.gif"].reason
     assert "decompression bomb" in items["bomb-50000x50000.png"].reason
+    assert "too large to decode" in items["rgba-8900x8900.png"].reason
     for name in good:
         assert items[name].outcome == jobs.STORED and items[name].extracted and items[name].faces == 1, items[name]
 
@@ -137,7 +142,7 @@ def test_one_folder_of_hostile_and_good_files(clean_tables, start_worker, tmp_pa
     peak_mb, hwm_mb = memory.peak_kb / 1024, max(memory.hwm_kb.values()) / 1024
     print(f"\nhostile folder: {len(hostile)} bad + {GOOD_COUNT} good in {elapsed:.1f} s; worker tree peak RSS "
           f"{peak_mb:.0f} MB, largest process VmHWM {hwm_mb:.0f} MB")  # fmt: skip
-    assert peak_mb < MEMORY_LIMIT_MB and hwm_mb < MEMORY_LIMIT_MB
+    assert peak_mb < MEMORY_LIMIT_MB and hwm_mb < PROCESS_LIMIT_MB
 
 
 @pytest.fixture
@@ -190,3 +195,74 @@ def test_the_upload_api_answers_4xx_or_rejects_each_file_never_5xx(admin_client,
         assert len(well_formed) <= progress.job.discovered <= len(names), (job_id, names)
         assert progress.counts["rejected"] == progress.job.discovered, progress.as_dict()
         assert all(item.reason for item in jobs.items(db, job_id))
+
+
+def _largest_images(folder: Path) -> dict[str, bytes]:
+    """The 79 MP RGBA PNG (refused: over the decode budget) and the largest images the defaults accept."""
+    from PIL import Image
+
+    from common.images import budget
+    from common.settings import Settings
+
+    gray = Image.linear_gradient("L").resize((7340, 7340))
+    jpeg = io.BytesIO()
+    Image.merge("RGB", (gray, gray.transpose(Image.Transpose.ROTATE_90), gray)).save(jpeg, "JPEG", quality=80)
+    cap = Settings().max_image_pixels
+    side = int(cap**0.5)
+    flat = io.BytesIO()
+    Image.linear_gradient("L").resize((side, cap // side)).save(flat, "PNG")
+    files = {
+        "rgba-8900x8900.png": large_rgba_png(8900),
+        "rgba-7340x7340.png": large_rgba_png(7340),  # the largest RGBA square under the default budget
+        "rgb-7340x7340.jpg": jpeg.getvalue(),
+        f"gray-{side}x{cap // side}.png": flat.getvalue(),  # the pixel cap in a one-byte mode
+    }
+    limit = Settings().max_decode_bytes
+    assert budget.over_budget("RGBA", 8900, 8900, limit) and not budget.over_budget("RGBA", 7340, 7340, limit)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return files
+
+
+def test_the_largest_images_peak_under_600_mb_in_the_worker_process(clean_tables, start_worker, tmp_path):
+    db = clean_tables
+    files = _largest_images(tmp_path / "large")
+    worker = start_worker("input_worker.app", "ingest,extract", concurrency=1)
+    time.sleep(1.0)  # the pool is forked after "ready."
+    [pool] = _children(worker.pid)
+    job_id = start_ingest(db, str(tmp_path / "large"), actor="test:large")
+    progress = wait_for_job(db, job_id, timeout=240)
+
+    items = {item.item_key: item for item in jobs.items(db, job_id)}
+    assert items["rgba-8900x8900.png"].outcome == jobs.REJECTED
+    assert "too large to decode" in items["rgba-8900x8900.png"].reason
+    for name in files.keys() - {"rgba-8900x8900.png"}:
+        assert items[name].outcome == jobs.STORED and items[name].extracted, items[name]
+    assert progress.counts["rejected"] == 1
+    _assert_no_restart(worker, [pool])
+    hwm_mb = _status_kb(pool, "VmHWM") / 1024
+    print(f"\nlargest images through ingest + extract: pool process VmHWM {hwm_mb:.0f} MB")
+    assert hwm_mb <= PROCESS_LIMIT_MB
+
+
+def test_the_largest_images_peak_under_600_mb_in_the_web_process_answering_predict(clean_tables, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    files = _largest_images(tmp_path / "large")
+    root = Path(__file__).resolve().parents[2]
+    for name in files:
+        run = subprocess.run([sys.executable, "-m", "tests.support.predict_memory", str(tmp_path / "large" / name)],
+                             cwd=root, capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        print(f"\n/predict {name}: {result['status']}, web process peak RSS {result['peak_mb']:.0f} MB "
+              f"(before the request {result['baseline_mb']:.0f} MB; {run.stderr.strip()[-200:]})")  # fmt: skip
+        if name == "rgba-8900x8900.png":
+            assert result["status"] == 422, result
+            assert "too large to decode" in result["body"]["error"]["message"]
+        else:
+            assert result["status"] == 200, result
+        assert result["peak_mb"] <= PROCESS_LIMIT_MB

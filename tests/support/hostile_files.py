@@ -3,7 +3,8 @@
 Every case is made here from bytes (no downloads, no committed images):
 zero-byte files, truncated JPEG/PNG/GIF at many lengths, non-images with image
 names (text, HTML, PDF, ZIP, ELF, SVG), decompression bombs (a 50,000 x 50,000
-PNG header, GIF and BMP with huge declared sizes), JPEGs with an oversized or
+PNG header, GIF and BMP with huge declared sizes), a 79 MP RGBA PNG under the
+pixel cap but over the decode memory budget, JPEGs with an oversized or
 malformed EXIF segment, PNGs whose chunk length claims gigabytes, an animated
 GIF with 1,000 frames, and names with path traversal and control characters.
 """
@@ -92,6 +93,18 @@ def jpeg_lying_exif_length() -> bytes:
     return base[:2] + b"\xff\xe1\xff\xff" + b"Exif\x00\x00" + b"\x00" * 100
 
 
+def large_rgba_png(side: int = 8900) -> bytes:
+    """A ``side`` x ``side`` RGBA PNG (8900: 79 MP, under the 80 MP pixel cap) that compresses to ~300 KB: a
+    half-transparent gradient, so the decoder must composite it. Decoded naively it took 1.86 GB."""
+    row = Image.linear_gradient("L").resize((side, 1))
+    alpha = Image.new("L", (side, side), 128)
+    gray = row.resize((side, side), Image.Resampling.NEAREST)
+    image = Image.merge("RGBA", (gray, gray, Image.new("L", (side, side), 40), alpha))
+    buf = io.BytesIO()
+    image.save(buf, "PNG", compress_level=9)
+    return buf.getvalue()
+
+
 def animated_gif(frames: int = 1000) -> bytes:
     """``frames`` distinct frames (a moving dot: Pillow merges consecutive identical frames when saving)."""
     images = []
@@ -152,6 +165,7 @@ def generate(minimum: int = 1000) -> Iterator[HostileFile]:
     for claimed in (0x7FFFFFF0, 0x40000000, 0x10000000):
         yield emit(f"png-oversized-chunk-{claimed:x}.png", png_oversized_chunk(claimed), "PNG chunk claims GBs")
     yield emit("animated-1000-frames.gif", animated_gif(1000), "animated GIF with 1,000 frames")
+    yield emit("rgba-8900x8900.png", large_rgba_png(), "79 MP RGBA PNG: 307 KB that decoded to 1.86 GB")
     for name in HOSTILE_NAMES:
         yield emit(name, NON_IMAGES["text"] + name.encode("utf-8", "replace"), "hostile name, not an image")
     filler = 0

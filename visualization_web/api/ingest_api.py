@@ -16,22 +16,24 @@ from visualization_web.auth import actor, require
 def ingest_start():
     db = get_database()
     if request.mimetype == "multipart/form-data":
-        files = [(f.filename or "upload", f.read()) for f in request.files.getlist("files")]
-        job_id = ingest_service.start_upload(db, files, actor())
-    else:
+        job_id = ingest_service.start_upload(db, ingest_service.uploads_of(request), actor())
+    else:  # the source is decided by common.ingest_sources: refused -> 4xx with the reason, no job
         data = body()
-        options = data.get("options")
-        if options is not None and not isinstance(options, dict):
-            options = None
-        job_id = ingest_service.start_folder(db, field(data, "source"), actor(), options)
+        job_id = ingest_service.start_folder(db, field(data, "source"), actor(), data.get("options"))
     return jsonify({"job_id": job_id, "progress_url": f"/api/v1/ingest/{job_id}"}), 202
+
+
+LISTED_REJECTS_PER_LIST = 4000  # rejected files over all jobs of one list: at most 200 a job, fewer for long lists
 
 
 @bp.get("/ingest")
 def ingest_index():
+    """Recent jobs with their counters (one partition each) and some of their rejected files."""
     db = get_database()
-    return jsonify({"jobs": [ingest_service.progress(db, job.job_id)
-                             for job in jobs.recent(db, limit=int_query("limit", 20, 1, 200))]})  # fmt: skip
+    limit = int_query("limit", 20, 1, 200)
+    per_job = min(jobs.MAX_REJECTED_LISTED, LISTED_REJECTS_PER_LIST // limit)
+    return jsonify({"jobs": [ingest_service.progress(db, job.job_id, per_job)
+                             for job in jobs.recent(db, limit=limit)]})  # fmt: skip
 
 
 @bp.get("/ingest/<job_id>")

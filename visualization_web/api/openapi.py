@@ -20,6 +20,7 @@ def _op(summary: str, ok: str = "200", body: dict | None = None, params: list | 
     for code in ("400", *errors):
         op["responses"][code] = _ERR
     if body is not None or multipart is not None:
+        op["responses"]["413"] = _ERR  # a body over the route's limit (visualization_web/request_limits.py)
         content: dict = {}
         if body is not None:
             content["application/json"] = {"schema": body}
@@ -88,10 +89,11 @@ PATHS = {
     },
     "/personas/{persona_id}/faces": {
         "parameters": [_path("persona_id", UUID)],
-        "get": _op("Confirmed, rejected and predicted faces, paged",
-                   params=[*_page(), _query("page", {"type": "integer", "minimum": 0, "maximum": 100000}),
+        "get": _op("Confirmed, rejected and predicted faces, paged: only the first 10,000 faces of each list "
+                   "((page + 1) * limit <= 10000; a deeper page is 422)",
+                   params=[*_page(), _query("page", {"type": "integer", "minimum": 0, "maximum": 10000}),
                            _query("order", {"type": "string", "enum": ["uncertain", "confident"]})],
-                   errors=("401", "404")),
+                   errors=("401", "404", "422")),
     },
     "/labels": {"post": _op("Confirm or reject one face (face_id) or many (face_ids) for a persona", "201", LABEL,
                             errors=("401", "403", "404", "409", "413", "422"))},
@@ -106,14 +108,16 @@ PATHS = {
     "/images/{image_id}": {"parameters": [_path("image_id")],
                            "get": _op("An image with its faces", errors=("401", "404"))},
     "/ingest": {
-        "get": _op("Recent ingest jobs with progress", params=_page(200), errors=("401",)),
+        "get": _op("Recent ingest jobs with progress (counters) and some of their rejected files "
+                   "(at most 200 a job, 4000 / limit for longer lists)", params=_page(200), errors=("401",)),
         "post": _op("Start an ingest from a path or uploaded files", "202",
                     body={"type": "object", "required": ["source"],
                           "properties": {"source": {"type": "string"}, "options": _OBJ}},
                     multipart=FILES, errors=("401", "403", "413", "422")),
     },
     "/ingest/{job_id}": {"parameters": [_path("job_id")],
-                         "get": _op("Progress of an ingest job, rejected files with reasons", errors=("401", "404"))},
+                         "get": _op("Progress of an ingest job, up to 200 rejected files with reasons",
+                                    errors=("401", "404"))},
     "/models": {"get": _op("Model versions, the active one, promotion history", errors=("401",))},
     "/models/{version}": {"parameters": [_path("version", VERSION)],
                           "get": _op("One model version with metrics", errors=("401", "404"))},
@@ -128,13 +132,18 @@ PATHS = {
     "/events": {"get": _op("The audit log, newest first",
                            params=[*_page(), _query("kind", {"type": "string"}), _query("actor", {"type": "string"}),
                                    _query("before", EVENT_ID)], errors=("401",))},
-    "/tokens": {"get": _op("The caller's API tokens", errors=("401", "403")),
-                "post": _op("Create an API token (returned once)", "201",
+    "/tokens": {"get": _op("API tokens with their expiry: the caller's, one user's (username) or everyone's (all)",
+                           params=[_query("username", {"type": "string", "maxLength": 64}),
+                                   _query("all", {"type": "boolean"})], errors=("401", "403")),
+                "post": _op("Create an API token (returned once); it expires after days (default and most: "
+                            "PP_API_TOKEN_DAYS)", "201",
                             {"type": "object",
-                             "properties": {"name": {"type": "string"}, "username": {"type": "string"}}},
+                             "properties": {"name": {"type": "string"}, "username": {"type": "string"},
+                                            "days": {"type": "integer", "minimum": 1, "maximum": 3650}}},
                             errors=("401", "403", "422"))},
-    "/tokens/{token_id}": {"parameters": [_path("token_id")],
-                           "delete": _op("Revoke a token", errors=("401", "403", "404"))},
+    "/tokens/{token_id}": {"parameters": [_path("token_id"), _query("username", {"type": "string", "maxLength": 64})],
+                           "delete": _op("Revoke a token of the caller or of the user named by username",
+                                         errors=("401", "403", "404"))},
 }  # fmt: skip
 
 DOCUMENT = {

@@ -78,8 +78,12 @@ def personas_faces(persona_id: str):
     if order not in ("uncertain", "confident"):
         raise ApiError(400, "order must be 'uncertain' or 'confident'")
     per_page = int_query("limit", 60, 1, 500)
-    data = queries.persona_faces(get_database(), persona.persona_id, int_query("page", 0, 0, 100_000), per_page,
-                                 most_confident_first=order == "confident")  # fmt: skip
+    page = int_query("page", 0, 0, queries.MAX_ROWS)
+    try:
+        data = queries.persona_faces(get_database(), persona.persona_id, page, per_page,
+                                     most_confident_first=order == "confident")  # fmt: skip
+    except queries.TooDeep as exc:  # (page + 1) * limit over MAX_ROWS: refused before any read
+        raise ApiError(422, str(exc)) from None
     return jsonify({
         "persona": persona_json(persona),
         "model_version": data.model_version,

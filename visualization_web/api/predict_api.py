@@ -1,4 +1,10 @@
-"""POST /predict: an image in, its faces out (box, persona, score, model version). Nothing is stored."""
+"""POST /predict: an image in, its faces out (box, persona, score, model version). Nothing is stored.
+
+The body is bounded before it is read: a declared ``Content-Length`` over one image
+(``PP_MAX_IMAGE_BYTES`` plus multipart overhead) is refused with 413 at once, and the body is read with a
+cap, so a chunked body cannot make the web app buffer more either. The image goes through the one
+untrusted-image decoder (:mod:`common.images`), with its pixel, frame and memory limits.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +12,55 @@ import numpy as np
 from flask import jsonify, request
 
 from common.db import get_database
-from common.settings import get_settings
+from common.images import InvalidImage
+from common.settings import Settings, get_settings
 from visualization_web import queries
 from visualization_web.api import bp
 from visualization_web.auth import require
 from visualization_web.errors import ApiError
 
+MULTIPART_OVERHEAD = 64 * 1024  # part headers and boundaries around the one image
 
-def _image_bytes() -> tuple[str, bytes]:
+
+def _too_large(settings: Settings) -> ApiError:
+    return ApiError(413, f"images larger than {settings.max_image_bytes} bytes are refused")
+
+
+def _image_bytes(settings: Settings) -> tuple[str, bytes]:
+    """(name, bytes) of the image sent, read with a cap: never more than one image's worth is buffered."""
+    limit = settings.max_image_bytes
+    body_limit = limit + MULTIPART_OVERHEAD
+    if request.content_length is not None and request.content_length > body_limit:
+        raise _too_large(settings)
+    if request.max_content_length is None or request.max_content_length > body_limit:
+        request.max_content_length = body_limit  # werkzeug stops a longer (chunked) body with 413
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("image")
         if upload is None:
             raise ApiError(422, "send the image as the multipart field 'image'")
-        return upload.filename or "upload", upload.read()
-    data = request.get_data(cache=False)
+        name, data = upload.filename or "upload", upload.stream.read(limit + 1)
+    else:
+        name, data = "upload", request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise _too_large(settings)
     if not data:
         raise ApiError(422, "send an image (multipart field 'image' or the raw body)")
-    return "upload", data
+    return name, data
 
 
 @bp.post("/predict")
 @require("viewer")
 def predict():
-    name, data = _image_bytes()
     settings = get_settings()
-    if len(data) > settings.max_image_bytes:
-        raise ApiError(413, f"images larger than {settings.max_image_bytes} bytes are refused")
+    name, data = _image_bytes(settings)
     try:
         from common.face_models import detect_and_embed
-        from input_worker.validation import InvalidImage, load_image
     except ImportError as exc:
         raise ApiError(503, "face detection is not installed yet") from exc
     try:
-        load_image(data, name, settings)
+        found = detect_and_embed(data, name, settings)
     except InvalidImage as exc:
-        raise ApiError(422, f"not a usable image: {exc}") from exc
-    found = detect_and_embed(data)
+        raise ApiError(422, f"not a usable image: {exc.reason}") from exc
     db = get_database()
     results: list = []
     version = None

@@ -1,8 +1,12 @@
-"""API tokens for scripts (admin only); the secret is returned once, only its hash is stored."""
+"""API tokens for scripts (admin only); the secret is returned once, only its hash is stored.
+
+Tokens expire (``PP_API_TOKEN_DAYS``, 90 by default; ``days`` may ask for less). An admin lists and revokes
+any user's tokens: ``?username=NAME`` picks the user (default: the caller), ``?all=true`` lists everyone's.
+"""
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import g, jsonify, request
 
 from common.db import get_database
 from visualization_web import users
@@ -11,19 +15,22 @@ from visualization_web.auth import actor, require
 from visualization_web.errors import ApiError
 
 
+def _owner() -> str:
+    return (request.args.get("username") or actor())[:64]
+
+
 @bp.get("/me")
 def me():
-    from flask import g
-
     return jsonify({"username": g.user.username, "role": g.user.role, "via_token": g.via_token})
 
 
 @bp.get("/tokens")
 @require("admin")
 def tokens_index():
-    return jsonify({"tokens": [{"token_id": t.token_id, "username": t.username, "name": t.name,
-                                "created_at": t.created_at.isoformat() if t.created_at else None}
-                               for t in users.list_tokens(get_database(), actor())]})  # fmt: skip
+    db = get_database()
+    every = request.args.get("all", "").lower() in ("1", "true", "yes")
+    tokens = users.list_all_tokens(db) if every else users.list_tokens(db, _owner())
+    return jsonify({"tokens": [t.as_dict() for t in tokens]})
 
 
 @bp.post("/tokens")
@@ -31,17 +38,18 @@ def tokens_index():
 def tokens_create():
     data = body()
     username = field(data, "username", required=False, default=actor())
+    days = field(data, "days", kind=int, required=False, default=None)
     try:
-        token, secret = users.create_token(get_database(), username, field(data, "name", required=False, default=""))
+        token, secret = users.create_token(get_database(), username, field(data, "name", required=False, default=""),
+                                           days=days)  # fmt: skip
     except users.UserError as exc:
         raise ApiError(422, str(exc)) from exc
-    return jsonify({"token_id": token.token_id, "username": token.username, "name": token.name,
-                    "token": secret}), 201  # fmt: skip
+    return jsonify(token.as_dict() | {"token": secret}), 201
 
 
 @bp.delete("/tokens/<token_id>")
 @require("admin")
 def tokens_revoke(token_id: str):
-    if not users.revoke_token(get_database(), actor(), token_id[:32]):
+    if not users.revoke_token(get_database(), _owner(), token_id[:32]):
         raise ApiError(404, f"no token {token_id[:32]}")
-    return jsonify({"revoked": token_id})
+    return jsonify({"revoked": token_id[:32]})

@@ -35,7 +35,7 @@ def persona_create():
 def persona_detail(persona_id: str):
     key = parse_uuid(persona_id)
     order = "confident" if request.args.get("order") == "confident" else "uncertain"
-    page = int_arg("page", 0, 0, 10_000)
+    page = int_arg("page", 0, 0, queries.last_page(PER_PAGE))  # deeper pages would read over MAX_ROWS rows
     return page_cache.serve(f"persona:{key}:{order}:{page}", lambda: _persona_page(key, order, page))
 
 
@@ -49,7 +49,8 @@ def _persona_page(persona_id: uuid.UUID, order: str, page: int):
     everyone = queries.all_personas(db)
     others = len(everyone) > 1 or (everyone and everyone[0].persona_id != persona.persona_id)
     return render_template("persona.html", persona=persona, data=data, order=order, page=page,
-                           per_page=PER_PAGE, others=others, everyone=everyone)  # fmt: skip
+                           per_page=PER_PAGE, last_page=queries.last_page(PER_PAGE), others=others,
+                           everyone=everyone)  # fmt: skip
 
 
 @bp.post("/personas/<persona_id>/rename")

@@ -62,7 +62,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/* ------------------------------------------------------------------ secrets */}}
 {{/* Names of every secret key the chart knows. */}}
 {{- define "persona-pipeline.secretKeys" -}}
-PP_CASSANDRA_PASSWORD PP_AZURE_FACE_KEY PP_AZURE_FILES_CONNECTION_STRING PP_WEB_SECRET_KEY PP_ADMIN_PASSWORD PP_REDIS_URL PP_REDIS_PASSWORD FLOWER_BASIC_AUTH
+PP_CASSANDRA_PASSWORD PP_AZURE_FACE_KEY PP_AZURE_FILES_CONNECTION_STRING PP_WEB_SECRET_KEY PP_ADMIN_PASSWORD PP_ARTIFACT_HMAC_KEY PP_REDIS_URL PP_REDIS_PASSWORD FLOWER_BASIC_AUTH
 {{- end }}
 
 {{/* The Secret every pod reads its secret environment from. */}}
@@ -85,9 +85,9 @@ PP_CASSANDRA_PASSWORD PP_AZURE_FACE_KEY PP_AZURE_FILES_CONNECTION_STRING PP_WEB_
 {{- define "persona-pipeline.roleSecretKeys" -}}
 {{- $role := . -}}
 {{- if eq $role "web" -}}
-PP_CASSANDRA_PASSWORD PP_AZURE_FACE_KEY PP_AZURE_FILES_CONNECTION_STRING PP_WEB_SECRET_KEY PP_ADMIN_PASSWORD PP_REDIS_URL
+PP_CASSANDRA_PASSWORD PP_AZURE_FACE_KEY PP_AZURE_FILES_CONNECTION_STRING PP_WEB_SECRET_KEY PP_ADMIN_PASSWORD PP_ARTIFACT_HMAC_KEY PP_REDIS_URL
 {{- else if eq $role "worker" -}}
-PP_CASSANDRA_PASSWORD PP_AZURE_FACE_KEY PP_AZURE_FILES_CONNECTION_STRING PP_REDIS_URL
+PP_CASSANDRA_PASSWORD PP_AZURE_FACE_KEY PP_AZURE_FILES_CONNECTION_STRING PP_ARTIFACT_HMAC_KEY PP_REDIS_URL
 {{- else if eq $role "beat" -}}
 PP_REDIS_URL
 {{- else if eq $role "flower" -}}
@@ -171,6 +171,28 @@ PP_CASSANDRA_PASSWORD
 {{- if and .Values.secrets.keyVault.enabled .Values.secrets.existingSecret }}
 {{- fail "use either secrets.keyVault or secrets.existingSecret, not both" }}
 {{- end }}
+{{- /* No fixed or weak session key: the web app refuses keys under 32 characters, so the chart does too. */}}
+{{- range $key := list "PP_WEB_SECRET_KEY" "PP_ARTIFACT_HMAC_KEY" }}
+{{- $given := index $.Values.secrets.values $key | default "" }}
+{{- if and $given (lt (len $given) 32) }}
+{{- fail (printf "secrets.values.%s has %d characters; it needs at least 32 (or leave it empty to have one generated)" $key (len $given)) }}
+{{- end }}
+{{- end }}
+{{- if include "persona-pipeline.chartOwnsSecret" . }}
+{{- if not .Values.secrets.generate }}
+{{- range $key := list "PP_WEB_SECRET_KEY" "PP_ADMIN_PASSWORD" "PP_ARTIFACT_HMAC_KEY" }}
+{{- if not (index $.Values.secrets.values $key) }}
+{{- fail (printf "secrets.values.%s is required when secrets.generate is false (nothing is generated)" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- else if .Values.secrets.keyVault.enabled }}
+{{- range $key := list "PP_WEB_SECRET_KEY" "PP_ADMIN_PASSWORD" "PP_ARTIFACT_HMAC_KEY" }}
+{{- if not (index $.Values.secrets.keyVault.objects $key) }}
+{{- fail (printf "secrets.keyVault.objects.%s is required: the web app does not start without it" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* ------------------------------------------------------------------ pods */}}
@@ -202,7 +224,7 @@ livenessProbe:
 A Deployment of the application image.
 Arguments (dict): root, component, values (the component's values), role (secret role),
 command (list), replicas (int, omitted when autoscaled), autoscaled (bool),
-strategy (Recreate|RollingUpdate), ports (list), probes (yaml string).
+strategy (Recreate|RollingUpdate), ports (list), probes (yaml string), podAnnotations (dict, optional).
 */}}
 {{- define "persona-pipeline.deployment" -}}
 {{- $root := .root -}}
@@ -241,6 +263,9 @@ spec:
         {{- end }}
       annotations:
         {{- include "persona-pipeline.checksums" $root | nindent 8 }}
+        {{- with .podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
         {{- with $root.Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}

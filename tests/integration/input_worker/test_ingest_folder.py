@@ -94,8 +94,8 @@ def test_the_same_tasks_delivered_twice_leave_one_row_per_image_and_face(
 ):
     db = clean_tables
     job_id = "twice-" + "0" * 8
-    jobs.create(db, job_id, str(photo_folder), "test")
-    items = [item.as_dict() for item in discover(str(photo_folder), {}, settings)]
+    jobs.create(db, job_id, str(photo_folder), "test", {"operator": True})  # as the CLI would
+    items = [item.as_dict() for item in discover(str(photo_folder), {"operator": True}, settings)]
     jobs.set_discovered(db, job_id, len(items))
     for _ in range(2):
         celery_app.send_task(task_names.INGEST_BATCH, kwargs={"job_id": job_id, "items": items})

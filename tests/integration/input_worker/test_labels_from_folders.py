@@ -66,8 +66,8 @@ def test_sub_folders_become_personas_and_single_faces_are_confirmed(clean_tables
     assert cli_main(["ingest", str(root), "--labels-from-folders", "--timeout", "240"]) == 0
     out = capsys.readouterr().out
 
-    job = next(j for j in jobs.recent(db, limit=10) if j.options)
-    assert job.options == {"labels_from_folders": True}
+    job = next(j for j in jobs.recent(db, limit=10) if j.options.get("labels_from_folders"))
+    assert job.options == {"labels_from_folders": True, "operator": True}  # the CLI: an operator's job
     by_name = {p.name: p for p in personas.list_all(db)}
     assert set(by_name) == {"astronaut", "grace_hopper"} and by_name["grace_hopper"].persona_id == existing.persona_id
 

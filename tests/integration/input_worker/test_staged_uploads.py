@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from kombu.exceptions import OperationalError
 
 from common import task_names
 from common.celery_app import celery_app
@@ -59,6 +60,24 @@ def test_a_finished_upload_job_leaves_its_images_and_no_staged_copies(clean_tabl
     again = wait_for_job(db, job_id)
     assert (again.counts["stored"], again.counts["rejected"], again.counts["duplicate"]) == (1, 2, 0)
     assert jobs.get_item(db, job_id, "0001 face.jpg").outcome == jobs.STORED
+
+
+def test_an_upload_whose_task_cannot_be_queued_leaves_no_staged_copy(clean_tables, settings, monkeypatch):
+    """The broker is down when the job would be sent: no job would ever release the staged copies."""
+    db = clean_tables
+    uploads = settings.blob_root / "uploads"
+    before = set(uploads.iterdir()) if uploads.exists() else set()
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(celery_app, "send_task", broker_down)
+    with pytest.raises(OperationalError):
+        start_upload_ingest(db, [("face.jpg", PHOTO), ("other.jpg", encode(grace_hopper()))], actor="alice")
+
+    assert (set(uploads.iterdir()) if uploads.exists() else set()) == before
+    [job] = jobs.recent(db, limit=5)
+    assert job.status == "failed" and "upload again" in job.error
 
 
 def test_two_jobs_uploading_the_same_bytes_at_once_both_succeed(clean_tables, input_worker):

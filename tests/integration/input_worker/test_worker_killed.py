@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from common.face_models import extract_faces
+from common.images import load_image
 from common.ingest_requests import start_ingest
 from common.repositories import faces, jobs
 from common.repositories.ids import face_id
 from common.storage import sha256_hex
-from input_worker.validation import load_image
 from tests.integration.input_worker.helpers import count_rows, wait_for_job
 from tests.unit.input_worker.sample_images import astronaut, collage, encode, grace_hopper, write_folder
 

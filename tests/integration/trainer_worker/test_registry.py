@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from common.classifier import ArtifactIntegrityError, clear_cache, load_active, registry
-from common.classifier.artifacts import dump_model, save_artifact
+from common.classifier.artifacts import dump_model, save_artifact, sign
 from common.classifier.model import OpenSetClassifier
 from common.classifier.synthetic import clustered
 from common.storage import get_blob_store
@@ -16,10 +16,12 @@ from common.storage import get_blob_store
 def _register(db, seed: int, macro_f1: float = 1.0) -> int:
     _, x, y = clustered(2, 3, seed=seed)
     model = OpenSetClassifier().fit(x, [uuid.UUID(int=int(i) + 1) for i in y])
-    key, sha = save_artifact(get_blob_store(), dump_model(model))
+    data = dump_model(model)
+    key, sha = save_artifact(get_blob_store(), data)
     version = registry.next_version(db)
     registry.insert_version(db, registry.ModelVersion(version, registry.CANDIDATE, metrics={"macro_f1": macro_f1},
-                                                      artifact_key=key, artifact_sha256=sha))  # fmt: skip
+                                                      artifact_key=key, artifact_sha256=sha,
+                                                      artifact_hmac=sign(data)))  # fmt: skip
     return version
 
 

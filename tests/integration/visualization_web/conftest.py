@@ -20,11 +20,12 @@ def web_db(db):
 def web(web_db, clean_tables, redis_client):
     """A fresh app and clean tables; users admin / labeler / viewer exist."""
     from common.settings import get_settings
-    from visualization_web import users
+    from visualization_web import login_throttle, users
     from visualization_web.app import create_app
 
     get_settings.cache_clear()
     app = create_app({"TESTING": True, "SESSION_COOKIE_SECURE": False})
+    login_throttle.forget_all()  # failed logins of earlier tests (same address) do not count here
     users.put(web_db, "labeler", PASSWORD, "labeler")
     users.put(web_db, "viewer", PASSWORD, "viewer")
     return app
@@ -48,6 +49,8 @@ class Browser:
         self.csrf = csrf_of(page.get_data(as_text=True))
         response = self.client.post("/login", data={"username": username, "password": password,
                                                      "csrf_token": self.csrf})  # fmt: skip
+        if response.status_code == 302:  # a login renews the CSRF token: read the new one
+            self.csrf = csrf_of(self.client.get("/login").get_data(as_text=True))
         return response
 
     def get(self, path: str, **kwargs):

@@ -184,3 +184,24 @@ def test_openapi_document_is_valid_and_lists_every_route(web, login):
         for method, op in item.items():
             if method != "parameters":
                 assert op["responses"], (path, method)
+
+
+def test_each_route_takes_the_body_its_requests_need(login):
+    """Uploads and bulk labels keep larger limits than a JSON route's 64 KB (visualization_web/request_limits)."""
+    api = login("labeler")
+    upload = api.client.post("/api/v1/ingest", headers={"X-CSRF-Token": api.csrf},
+                             data={"files": [(io.BytesIO(b"x" * 100_000), "big.jpg")]})  # fmt: skip
+    assert upload.status_code == 202
+    bulk = api.post_json("/api/v1/labels", {"face_ids": ["f" * 64] * 1000, "verdict": "confirm",
+                                            "persona_id": "00000000-0000-0000-0000-000000000000"})  # fmt: skip
+    assert bulk.status_code != 413
+    big = api.post_json("/api/v1/personas", {"name": "n" * 70_000})
+    assert big.status_code == 413 and "65536" in big.get_json()["error"]["message"]
+
+
+def test_a_persona_s_faces_page_only_within_its_first_10000_faces(login):
+    api = login("labeler")
+    pid = api.post_json("/api/v1/personas", {"name": "Paged"}).get_json()["persona_id"]
+    assert api.get(f"/api/v1/personas/{pid}/faces?page=19&limit=500").status_code == 200
+    deep = api.get(f"/api/v1/personas/{pid}/faces?page=20&limit=500")
+    assert deep.status_code == 422 and "last page is 19" in deep.get_json()["error"]["message"]

@@ -125,3 +125,71 @@ def test_login_is_impossible_without_a_configured_password(web, monkeypatch):
     finally:
         monkeypatch.setenv("PP_ADMIN_PASSWORD", ADMIN_PASSWORD)
         get_settings.cache_clear()
+
+
+def test_tokens_cli_lists_every_users_tokens_with_expiry_and_revokes(web, web_db, capsys):
+    import argparse
+
+    from visualization_web import cli, users
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    assert cli.cmd_tokens(parser.parse_args(["tokens", "create", "labeler", "--name", "ci", "--days", "7"])) == 0
+    created = capsys.readouterr().out
+    token_id = users.list_tokens(web_db, "labeler")[0].token_id
+    assert token_id in created and "expires" in created
+    users.create_token(web_db, "viewer", "laptop")
+    assert cli.cmd_tokens(parser.parse_args(["tokens", "list"])) == 0
+    listing = capsys.readouterr().out
+    assert "labeler" in listing and "viewer" in listing and token_id in listing
+    assert cli.cmd_tokens(parser.parse_args(["tokens", "list", "viewer"])) == 0
+    assert "labeler" not in capsys.readouterr().out
+    assert cli.cmd_tokens(parser.parse_args(["tokens", "revoke", "labeler", "--token-id", token_id])) == 0
+    assert users.list_tokens(web_db, "labeler") == []
+    assert cli.cmd_tokens(parser.parse_args(["tokens", "create", "labeler", "--days", "9999"])) == 2
+
+
+def test_a_token_may_ask_for_a_shorter_life_but_not_a_longer_one(login):
+    admin = login("admin")
+    short = admin.post_json("/api/v1/tokens", {"name": "ci", "days": 1})
+    assert short.status_code == 201
+    expires = datetime.fromisoformat(short.get_json()["expires_at"])
+    assert timedelta(hours=23) < expires - datetime.now(UTC) <= timedelta(days=1)
+    assert admin.post_json("/api/v1/tokens", {"name": "ci", "days": 91}).status_code == 422
+    assert admin.post_json("/api/v1/tokens", {"name": "ci", "days": "7"}).status_code == 422
+
+
+def test_bootstrap_creates_the_admin_only_on_an_empty_users_table(web_db, clean_tables):
+    from visualization_web import users
+
+    try:
+        assert users.ensure_admin(web_db, "admin", "first-password-1") is True
+        assert users.ensure_admin(web_db, "admin", "second-password-2") is False
+        assert users.password_matches(web_db, "admin", "first-password-1")
+    finally:  # later tests that do not clean the tables log in with the configured password
+        users.put(web_db, "admin", ADMIN_PASSWORD, "admin")
+
+
+def test_behind_the_ingress_each_client_address_has_its_own_login_counter(web_db, clean_tables, monkeypatch):
+    from common.settings import get_settings
+    from visualization_web import login_throttle
+    from visualization_web.app import create_app
+
+    monkeypatch.setenv("PP_TRUSTED_PROXY_HOPS", "1")
+    monkeypatch.setenv("PP_LOGIN_MAX_FAILURES_PER_CLIENT", "3")
+    get_settings.cache_clear()
+    try:
+        app = create_app({"TESTING": True, "SESSION_COOKIE_SECURE": False})
+        login_throttle.forget_all()
+
+        def attempt(address: str) -> int:
+            browser = Browser(app)
+            browser.client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+            return browser.login(f"user-{address}", "wrong-password").status_code
+
+        assert [attempt("203.0.113.7") for _ in range(4)] == [401, 401, 401, 429]
+        assert attempt("198.51.100.9") == 401  # another client behind the same ingress is not locked out
+    finally:
+        login_throttle.forget_all()
+        monkeypatch.undo()
+        get_settings.cache_clear()

@@ -1,4 +1,5 @@
-"""/metrics: Prometheus text without login; corpus counts, queue depths, active model, per-endpoint requests."""
+"""/metrics: Prometheus text on the metrics port only (no login there; 404 on the public port); corpus counts,
+queue depths, active model, per-endpoint requests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import re
 from tests.support import seed
 
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
+
+
+def _metrics(web):
+    from common.settings import get_settings
+
+    return web.test_client().get("/metrics", base_url=f"http://localhost:{get_settings().metrics_port}")
 
 
 def _samples(text: str) -> dict[str, float]:
@@ -25,13 +32,13 @@ def _scrape(web, login) -> dict[str, float]:
     assert browser.post_json("/api/v1/personas", {"name": "Ada"}).status_code == 201
     assert browser.get("/api/v1/personas/not-a-uuid").status_code == 404
     assert web.test_client().get("/api/v1/personas").status_code == 401  # refusals are counted too
-    response = web.test_client().get("/metrics")  # no session, no token
+    response = _metrics(web)  # no session, no token: the port is reachable only inside the cluster
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     return _samples(response.get_data(as_text=True))
 
 
-def test_metrics_are_public_and_count_the_corpus_queues_model_and_requests(web, web_db, login, redis_client):
+def test_metrics_count_the_corpus_queues_model_and_requests(web, web_db, login, redis_client):
     seed.seed_faces(web_db, 3, seed.centers(1)[0], per_image=3)
     seed.set_active_model(web_db, 4)
     redis_client.rpush("extract", "pending-1", "pending-2")  # not Celery messages: removed below
@@ -59,5 +66,5 @@ def test_metrics_are_public_and_count_the_corpus_queues_model_and_requests(web, 
 def test_metrics_reveal_no_names_or_secrets(web, login):
     browser = login("labeler")
     browser.post_json("/api/v1/personas", {"name": "Secret Person"})
-    text = web.test_client().get("/metrics").get_data(as_text=True)
+    text = _metrics(web).get_data(as_text=True)
     assert "Secret Person" not in text and "password" not in text.lower() and "pp_session" not in text

@@ -183,3 +183,11 @@ def test_models_page_draws_a_small_confusion_matrix_and_lists_the_confusions_of_
     large = browser.get("/models?version=2").get_data(as_text=True)
     assert 'aria-label="confusion matrix"' not in large and "41 labels: too many to draw" in large
     assert "<tr><td>00000000</td><td>00000000</td><td>2</td><td>40.0%</td></tr>" in large  # 2 of 5 faces
+
+
+def test_the_persona_page_stops_at_its_last_bounded_page(login):
+    browser = login("labeler")
+    pid = browser.post_json("/api/v1/personas", {"name": "Deep"}).get_json()["persona_id"]
+    html = browser.get(f"/personas/{pid}?page=100000").get_data(as_text=True)
+    assert "page=164" in html  # the page asked for is the last one (165 of 60 faces): Previous, no Next
+    assert "page=166" not in html

@@ -43,11 +43,31 @@ def compose(project: Path, *args: str, env: dict | None = None) -> subprocess.Co
     )
 
 
+# What a configured checkout's .env holds: compose has no default for any secret.
+SECRETS = {
+    "PP_WEB_SECRET_KEY": "k" * 48,
+    "PP_ADMIN_PASSWORD": "an-admin-password",
+    "FLOWER_BASIC_AUTH": "ops:pw",
+    "PP_ARTIFACT_HMAC_KEY": "h" * 48,
+}
+
+
+def dotenv(values: dict[str, str]) -> str:
+    return "".join(f"{name}={value}\n" for name, value in values.items())
+
+
 @pytest.fixture
-def project(tmp_path) -> Path:
+def fresh_clone(tmp_path) -> Path:
     """A copy of docker-compose.yml in an empty folder: no .env, as on a fresh clone."""
     shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
     return tmp_path
+
+
+@pytest.fixture
+def project(fresh_clone) -> Path:
+    """The copy with a .env holding the secrets (and nothing else)."""
+    (fresh_clone / ".env").write_text(dotenv(SECRETS))
+    return fresh_clone
 
 
 def resolved(project: Path, env: dict | None = None) -> dict:
@@ -64,18 +84,34 @@ def config(project) -> dict:
 # ---------------------------------------------------------------- specification
 
 
-def test_compose_file_is_valid_without_a_dotenv(project):
+def test_compose_file_is_valid_with_the_secrets_set(project):
     result = compose(project, "config", "--quiet")
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_file_is_valid_with_the_example_env(project):
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_compose_refuses_to_run_without_each_secret(fresh_clone, missing):
+    """No fixed session key, no admin/admin: an unset secret is an error, not a default."""
+    (fresh_clone / ".env").write_text(dotenv({k: v for k, v in SECRETS.items() if k != missing}))
+    result = compose(fresh_clone, "config", "--quiet")
+    assert result.returncode != 0 and missing in result.stderr
+
+
+def test_compose_file_is_valid_with_the_example_env_once_its_secrets_are_filled_in(fresh_clone):
     example = ROOT / ".env.example"
     if not example.exists():
         pytest.fail(".env.example is missing")
-    shutil.copy(example, project / ".env")
-    result = compose(project, "config", "--quiet")
+    shutil.copy(example, fresh_clone / ".env")
+    assert compose(fresh_clone, "config", "--quiet").returncode != 0  # empty secrets are refused
+    text = example.read_text()
+    for name, value in SECRETS.items():
+        assert f"\n{name}=\n" in text, name
+        text = text.replace(f"\n{name}=\n", f"\n{name}={value}\n")
+    (fresh_clone / ".env").write_text(text)
+    result = compose(fresh_clone, "config", "--quiet")
     assert result.returncode == 0, result.stderr
+    web = resolved(fresh_clone)["services"]["web"]
+    assert web["environment"]["PP_WEB_SECRET_KEY"] == SECRETS["PP_WEB_SECRET_KEY"]
 
 
 def test_the_validator_rejects_a_file_that_breaks_the_specification(project):
@@ -148,7 +184,8 @@ def test_web_and_workers_share_one_blob_volume(config):
 def test_containers_talk_to_each_other_not_to_localhost(project, tmp_path):
     """A developer's .env points at 127.0.0.1; the compose wiring must win."""
     (project / ".env").write_text(
-        "PP_CASSANDRA_HOSTS=127.0.0.1\nPP_REDIS_URL=redis://127.0.0.1:6379/0\nPP_STORAGE_LOCAL_ROOT=/home/me/blobs\n"
+        dotenv(SECRETS)
+        + "PP_CASSANDRA_HOSTS=127.0.0.1\nPP_REDIS_URL=redis://127.0.0.1:6379/0\nPP_STORAGE_LOCAL_ROOT=/home/me/blobs\n"
     )
     config = resolved(project)
     for name in APP_SERVICES:
@@ -159,7 +196,7 @@ def test_containers_talk_to_each_other_not_to_localhost(project, tmp_path):
 
 
 def test_flower_basic_auth_comes_from_the_env_file(project):
-    (project / ".env").write_text("FLOWER_BASIC_AUTH=ops:s3cret\n")
+    (project / ".env").write_text(dotenv(SECRETS | {"FLOWER_BASIC_AUTH": "ops:s3cret"}))
     flower = resolved(project)["services"]["flower"]
     assert flower["environment"]["FLOWER_BASIC_AUTH"] == "ops:s3cret"
     assert flower["command"] == ["celery", "-A", "trainer_worker.app", "flower", "--port=5555"]
@@ -260,3 +297,9 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".env", ".git", ".local", ".venv", "tests"):
         assert entry in ignored
+
+
+def test_web_serves_metrics_on_its_own_port_which_is_not_published(config):
+    web = config["services"]["web"]
+    assert "0.0.0.0:9464" in web["command"]
+    assert [p["target"] for p in web["ports"]] == [8000]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 import yaml
 
 from tests.unit.deploy.helm import (
+    AKS,
+    CHART,
     FULL,
     SECRET_KEYS,
     VALUE_SETS,
@@ -15,12 +18,14 @@ from tests.unit.deploy.helm import (
     container,
     deployment,
     env_of,
+    helm,
     render,
 )
 
 # ---------------------------------------------------------------- config and secrets
 
-SECRET_SETS = [f"secrets.values.{key}=SECRET-{i}-do-not-leak" for i, key in enumerate(SECRET_KEYS)]
+# 32+ characters each: the chart refuses a shorter web session key
+SECRET_SETS = [f"secrets.values.{key}=SECRET-{i}-do-not-leak-{'x' * 24}" for i, key in enumerate(SECRET_KEYS)]
 
 
 def _with_secrets(*extra: str) -> list[str]:
@@ -61,7 +66,36 @@ def test_chart_secret_holds_the_given_values_and_generates_the_rest():
     secret = by_kind(docs, "Secret")[FULL]
     assert set(secret["data"]) == set(SECRET_KEYS)
     generated = by_kind(render(), "Secret")[FULL]["data"]
-    assert {"PP_WEB_SECRET_KEY", "PP_ADMIN_PASSWORD", "FLOWER_BASIC_AUTH"} <= set(generated)
+    assert {"PP_WEB_SECRET_KEY", "PP_ADMIN_PASSWORD", "PP_ARTIFACT_HMAC_KEY", "FLOWER_BASIC_AUTH"} <= set(generated)
+    assert len(base64.b64decode(generated["PP_WEB_SECRET_KEY"])) >= 32
+    assert len(base64.b64decode(generated["PP_ARTIFACT_HMAC_KEY"])) >= 32
+
+
+@pytest.mark.parametrize("key", ["PP_WEB_SECRET_KEY", "PP_ARTIFACT_HMAC_KEY"])
+def test_chart_refuses_a_short_session_or_signing_key(key):
+    result = helm("template", "pp", str(CHART), "--set", f"secrets.values.{key}=test-secret-key", check=False)
+    assert result.returncode != 0 and "at least 32" in result.stderr
+
+
+@pytest.mark.parametrize("missing", ["PP_WEB_SECRET_KEY", "PP_ADMIN_PASSWORD", "PP_ARTIFACT_HMAC_KEY"])
+def test_without_generation_the_chart_fails_to_render_without_the_key(missing):
+    """secrets.generate=false (helm template / GitOps: nothing to keep a generated key across renders)."""
+    given = {"PP_WEB_SECRET_KEY": "k" * 40, "PP_ADMIN_PASSWORD": "an-admin-password", "PP_ARTIFACT_HMAC_KEY": "h" * 40}
+    args = ["--set", "secrets.generate=false"]
+    for key, value in given.items():
+        if key != missing:
+            args += ["--set", f"secrets.values.{key}={value}"]
+    result = helm("template", "pp", str(CHART), *args, check=False)
+    assert result.returncode != 0 and f"secrets.values.{missing} is required" in result.stderr
+    assert by_kind(render("--set", "secrets.generate=false", *[a for k, v in given.items()
+                                                               for a in ("--set", f"secrets.values.{k}={v}")]),
+                   "Secret")[FULL]  # fmt: skip
+
+
+def test_key_vault_mode_must_map_the_web_key():
+    result = helm("template", "pp", str(CHART), "-f", str(AKS), "--set", "secrets.keyVault.objects.PP_WEB_SECRET_KEY=null",
+                  check=False)  # fmt: skip
+    assert result.returncode != 0 and "PP_WEB_SECRET_KEY is required" in result.stderr
 
 
 def test_pods_get_only_the_secret_keys_of_their_role():
@@ -74,6 +108,7 @@ def test_pods_get_only_the_secret_keys_of_their_role():
     }
     assert "PP_WEB_SECRET_KEY" in secret_env["web"] and "PP_ADMIN_PASSWORD" in secret_env["web"]
     assert "PP_WEB_SECRET_KEY" not in secret_env["input-worker"]
+    assert "PP_ARTIFACT_HMAC_KEY" in secret_env["web"] and "PP_ARTIFACT_HMAC_KEY" in secret_env["input-worker"]
     assert "FLOWER_BASIC_AUTH" not in secret_env["web"]
     assert secret_env["flower"] == {"PP_REDIS_URL", "FLOWER_BASIC_AUTH"}
     assert secret_env["beat"] == {"PP_REDIS_URL"}

@@ -70,7 +70,7 @@ def test_worker_queues_and_commands():
     assert cmd[cmd.index("-n") + 1] == "reclassify@%h"
     web = container(deployment(docs, "web"))["command"]
     assert web == ["gunicorn", "-c", "python:visualization_web.gunicorn_conf", "--bind", "0.0.0.0:8000",
-                   "visualization_web.app:create_app()"]  # fmt: skip
+                   "--bind", "0.0.0.0:9464", "visualization_web.app:create_app()"]  # fmt: skip
     flower = container(deployment(docs, "flower"))["command"]
     assert flower == ["celery", "-A", "trainer_worker.app", "flower", "--port=5555"]
 
@@ -206,7 +206,22 @@ def test_web_probes_use_healthz():
     assert c["readinessProbe"]["httpGet"]["path"] == "/healthz?workers=0"
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz?live=1"
     assert c["startupProbe"]["httpGet"]["path"] == "/healthz?live=1"
-    assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"},
+                          {"name": "metrics", "containerPort": 9464, "protocol": "TCP"}]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["default", "aks"])
+def test_metrics_are_scraped_from_the_pods_and_never_routed_by_the_service_or_ingress(name):
+    docs = render(*VALUE_SETS[name], "--set", "web.ingress.enabled=true")
+    web = deployment(docs, "web")
+    annotations = web["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert (annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == ("9464", "/metrics")
+    service = by_kind(docs, "Service")[f"{FULL}-web"]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    ingress = by_kind(docs, "Ingress")[f"{FULL}-web"]
+    backends = [p["backend"]["service"]["port"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
+    assert backends == [{"name": "http"}]
 
 
 @pytest.mark.parametrize("worker", WORKERS)

@@ -9,10 +9,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from pydantic import SecretStr
 
+from common.images import InvalidImage
+from common.ingest_sources import SourceRefused
 from common.settings import Settings
 from input_worker.azure_share import parse_share_url
 from input_worker.sources import AZURE, discover, read_item, source_kind
-from input_worker.validation import InvalidImage
 from tests.unit.common.face_models.azure_transport import Reply, ScriptedTransport
 
 KEY = base64.b64encode(b"not-a-real-key").decode()
@@ -65,16 +66,34 @@ def handler(request) -> Reply:
     return Reply(206, body, {**props, "Content-Range": f"bytes 0-{len(body) - 1}/{len(body)}"})
 
 
-def settings() -> Settings:
-    return Settings(azure_files_connection_string=SecretStr(CONN), max_image_bytes=30)
+def settings(shares: str = "photos") -> Settings:
+    return Settings(azure_files_connection_string=SecretStr(CONN), max_image_bytes=30, allowed_ingest_shares=shares)
 
 
 def test_share_urls_are_recognized_in_both_forms():
     assert source_kind("azurefiles://photos/trip") == AZURE
     assert source_kind("https://acct.file.core.windows.net/photos/trip?sv=1&sig=x") == AZURE
-    assert parse_share_url("azurefiles://photos/trip/day2").directory == "trip/day2"
-    location = parse_share_url("https://acct.file.core.windows.net/photos/trip?sv=1&sig=x")
-    assert (location.share, location.directory, location.sas) == ("photos", "trip", "sv=1&sig=x")
+    assert parse_share_url("azurefiles://photos/trip/day2", settings()).directory == "trip/day2"
+    location = parse_share_url("https://acct.file.core.windows.net/photos/trip", settings())
+    assert (location.share, location.directory) == ("photos", "trip")
+
+
+def test_only_allowed_shares_of_the_configured_account_without_credentials_are_opened():
+    transport = ScriptedTransport(handler)
+    refused = [
+        ("azurefiles://photos/trip", settings(shares="")),  # nothing allowed
+        ("azurefiles://persona-pipeline/blobs", settings()),  # the blob share: not listed
+        ("azurefiles://photos/trip", settings(shares="photos/other")),  # outside the allowed prefix
+        ("azurefiles://photos/other/../trip", settings(shares="photos/other")),
+        ("https://elsewhere.file.core.windows.net/photos/trip", settings()),  # another account
+        ("https://acct.file.core.windows.net/photos/trip?sv=1&sig=x", settings()),  # a SAS token
+        ("azurefiles://photos/trip", Settings(allowed_ingest_shares="photos")),  # no connection string
+    ]
+    for source, config in refused:
+        with pytest.raises(SourceRefused):
+            list(discover(source, {}, config, transport=transport))
+    assert transport.requests == []  # refused before the share was touched
+    assert len(list(discover("azurefiles://photos/trip", {}, settings("photos/trip"), transport=transport))) == 4
 
 
 def test_walk_lists_every_file_in_every_level_and_page():

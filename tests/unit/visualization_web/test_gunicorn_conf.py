@@ -15,7 +15,8 @@ APP = "visualization_web.app:create_app()"
 
 
 def gunicorn(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PP_WEB_")}
+    # the PP_WEB_* defaults apply; the session key stays (the app refuses to start without one)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PP_WEB_") or k == "PP_WEB_SECRET_KEY"}
     return subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", CONF, *args, APP],
         cwd=ROOT,
@@ -58,4 +59,4 @@ def test_make_run_and_the_image_start_the_web_app_with_this_configuration():
     web = procfile["web"].split()
     assert web[web.index("-c") + 1] == CONF and web[-1].strip('"') == APP
     cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.MULTILINE).group(1)
-    assert json.loads(cmd) == ["gunicorn", "-c", CONF, "--bind", "0.0.0.0:8000", APP]
+    assert json.loads(cmd) == ["gunicorn", "-c", CONF, "--bind", "0.0.0.0:8000", "--bind", "0.0.0.0:9464", APP]

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from common.face_models import extract_faces
+from common.images import InvalidImage, display_name, load_image
 from common.settings import Settings
-from input_worker.validation import InvalidImage, display_name, load_image
 from tests.unit.input_worker.sample_images import astronaut, encode, grace_hopper
 
 
@@ -152,3 +152,41 @@ def test_reduced_check_still_catches_truncation_and_reports_full_upright_size():
     checked = load_image(encode(sideways, "JPEG", exif=exif.tobytes()), "s.jpg", Settings(), reduced=True)
     assert (checked.width, checked.height) == (512, 600)
     assert checked.rgb.shape[0] < 600  # decoded small, not at full size
+
+
+def test_an_image_over_the_memory_budget_is_refused_from_its_header_with_the_need_and_the_limit():
+    # 3000 x 3000 RGBA: 36 MB decoded + 27 MB RGB copy; a 40 MiB budget refuses it, a 100 MiB one does not.
+    data = encode(Image.new("RGBA", (3000, 3000), (1, 2, 3, 4)), "PNG")
+    tight = Settings(max_decode_bytes=40 * 1024 * 1024)
+    reason = reason_for(data, tight)
+    assert "too large to decode" in reason and "3000x3000" in reason and "RGBA" in reason and "40 MiB" in reason
+    with pytest.raises(InvalidImage, match="too large to decode"):
+        load_image(data, "x.png", tight, reduced=True)  # ingest refuses what extract could not decode
+    assert load_image(data, "x.png", Settings(max_decode_bytes=100 * 1024 * 1024)).rgb.shape == (3000, 3000, 3)
+
+
+def test_the_same_pixels_cost_less_in_a_cheaper_mode():
+    gray = encode(Image.new("L", (3000, 3000), 9), "PNG")  # 9 MB decoded + 27 MB RGB copy
+    assert load_image(gray, "g.png", Settings(max_decode_bytes=64 * 1024 * 1024)).rgb.shape == (3000, 3000, 3)
+
+
+def test_a_16_bit_png_holding_8_bit_values_keeps_them_instead_of_turning_black():
+    # Pillow's convert("I;16") keeps 0..255: a naive >> 8 turned such an image black (0 faces).
+    image = Image.fromarray(astronaut()).convert("L").convert("I;16")
+    loaded = load_image(encode(image, "PNG"), "gray16.png", Settings())
+    expected = np.asarray(Image.fromarray(astronaut()).convert("L"))
+    assert np.array_equal(loaded.rgb[..., 0], expected) and np.array_equal(loaded.rgb[..., 2], expected)
+    assert len(extract_faces(loaded.rgb)) == 1
+
+
+def test_12_bit_data_in_a_16_bit_png_is_scaled_by_its_significant_bits():
+    gray = np.asarray(Image.fromarray(grace_hopper()).convert("L"), dtype=np.uint16) << 4
+    loaded = load_image(encode(Image.fromarray(gray), "PNG"), "gray12.png", Settings())
+    assert np.array_equal(loaded.rgb[..., 1], (gray >> 4).astype(np.uint8))
+
+
+def test_reduced_decoding_of_a_png_samples_it_instead_of_copying_it_whole():
+    data = encode(Image.new("RGB", (801, 400), (5, 6, 7)), "PNG")
+    checked = load_image(data, "x.png", Settings(), reduced=True)
+    assert (checked.width, checked.height) == (801, 400)
+    assert checked.rgb.shape == (50, 101, 3) and checked.rgb[0, 0].tolist() == [5, 6, 7]
