@@ -2,7 +2,8 @@
 
 Worker packages import this app and register their tasks on it
 (``input_worker.app``, ``trainer_worker.app``); the web app only sends tasks
-by name (``common.task_names``).
+by name (``common.task_names``). Importing it changes nothing else in the process: the worker entry
+points install the poison-message filter themselves (``common.poison_messages.install``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,8 @@ from pathlib import Path
 from celery import Celery, signals
 from kombu import Queue
 
-from common import poison_messages, task_names
+from common import task_names
 from common.settings import Settings, get_settings
-from common.task_retry import retry_options
-
-# Every worker (input and trainer) drops and records queue items that are not tasks instead of crashing.
-poison_messages.install()
 
 
 def celery_config(settings: Settings) -> dict:
@@ -79,22 +76,15 @@ def make_celery(settings: Settings | None = None) -> Celery:
     def ping() -> str:
         return "pong"
 
-    @app.task(name=task_names.RECORD_BAD_MESSAGE, **retry_options())
-    def record_bad_message(**fields) -> None:
-        from common.db import get_database
-
-        poison_messages.record(get_database(), **fields)
-
     return app
 
 
 celery_app = make_celery()
 
-HEARTBEAT_FILE = Path(os.environ.get("PP_HEARTBEAT_FILE", "/tmp/worker-heartbeat"))
 
-
-def touch_heartbeat(path: Path = HEARTBEAT_FILE) -> None:
-    """Liveness for Kubernetes: the worker touches this file; the probe checks its age."""
+def touch_heartbeat(path: Path | None = None) -> None:
+    """Liveness for Kubernetes: the worker touches this file (``PP_HEARTBEAT_FILE``); the probe checks its age."""
+    path = path or get_settings().heartbeat_file
     try:
         path.touch()
         os.utime(path, (time.time(), time.time()))

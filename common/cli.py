@@ -1,28 +1,32 @@
-"""The `persona-pipeline` command. Worker packages add their own subcommands."""
+"""The `persona-pipeline` command: its own subcommands (schema, local services, health, card backfill).
+
+The packages above ``common`` add theirs (`ingest`, `models`, `users`, …) through the entry point group
+``persona_pipeline.commands`` (pyproject.toml): each entry is a ``register(subparsers)`` function, so this
+module names none of those packages.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING
+from importlib.metadata import entry_points
 
+from common.db import Database
+from common.db.migrate import migrate
+from common.db.session import connect
+from common.face_card_backfill import backfill_cards, backfill_image_cards
+from common.health import check_all
+from common.local_services import local_services
+from common.local_services.processes import wait_until
 from common.settings import get_settings
 
-if TYPE_CHECKING:
-    from common.db import Database
-
-# Modules with `register(subparsers)`; optional so the CLI works while packages grow.
-PLUGINS = ("input_worker.cli", "trainer_worker.cli", "visualization_web.cli")
+COMMANDS_GROUP = "persona_pipeline.commands"
+DESCRIPTION = "Operate persona-pipeline: schema, local services, health, ingest, models, users."
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from common.db.migrate import migrate
-    from common.db.session import connect
-    from common.local_services.processes import wait_until
-
     settings = get_settings()
     keyspace = args.keyspace or settings.cassandra_keyspace
     holder: dict = {}
@@ -46,8 +50,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     print(f"applied: {', '.join(applied)}" if applied else f"keyspace {keyspace} is up to date")
     old_faces, old_images = (any(name.startswith(prefix) for name in applied) for prefix in CARDS_MIGRATIONS)
     if old_faces or old_images:
-        from common.db import Database
-
         _backfill_cards(
             Database.connect(settings, keyspace), rewrite_all=False, face_cards=old_faces, image_cards=old_images
         )
@@ -58,8 +60,6 @@ CARDS_MIGRATIONS = ("0006_", "0007_")  # faces, images stored before them get ca
 
 
 def _backfill_cards(db: Database, rewrite_all: bool, face_cards: bool = True, image_cards: bool = True) -> None:
-    from common.face_card_backfill import backfill_cards, backfill_image_cards
-
     try:
         if face_cards:
             result = backfill_cards(db, rewrite_all=rewrite_all)
@@ -71,8 +71,6 @@ def _backfill_cards(db: Database, rewrite_all: bool, face_cards: bool = True, im
 
 
 def cmd_services(args: argparse.Namespace) -> int:
-    from common.local_services import local_services
-
     services = local_services(get_settings())
     if args.action == "start":
         for service in services:
@@ -87,22 +85,18 @@ def cmd_services(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from common.health import check_all
-
     health = check_all(get_settings(), include_workers=not args.no_workers)
     print(json.dumps(health.as_dict(), indent=2))
     return 0 if health.ok else 1
 
 
 def cmd_backfill_cards(args: argparse.Namespace) -> int:
-    from common.db import Database
-
     _backfill_cards(Database.connect(get_settings()), rewrite_all=args.all)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="persona-pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="persona-pipeline", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("migrate", help="create the keyspace and apply pending schema migrations")
@@ -122,14 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="rewrite every card from the face, label and prediction tables")
     p.set_defaults(func=cmd_backfill_cards)
 
-    for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+    for entry_point in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        entry_point.load()(sub)
     return parser
 
 

@@ -42,10 +42,9 @@ def backfill_cards(db: Database, rewrite_all: bool = False, page_size: int = PAG
     """Write the card of every face that has none (every face with ``rewrite_all``)."""
     scanned = written = 0
     pending: list[str] = []
-    rows = db.execute("SELECT image_id, face_id, box_left, card_since FROM faces_by_image", fetch_size=page_size)
-    for row in rows:
+    for row in face_cards.scan_presence(db, page_size):
         scanned += 1
-        if face_cards.is_face(row) and (rewrite_all or row.card_since is None):
+        if row.is_face and (rewrite_all or not row.has_card):
             pending.append(row.face_id)
         if len(pending) >= page_size:
             written += _write_cards(db, pending)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import redis
 
+from common.celery_app import celery_app
+from common.db import get_database
 from common.settings import Settings
 
 
@@ -56,7 +58,6 @@ def _timed(name: str, fn) -> Check:
 
 
 def check_cassandra() -> str:
-    from common.db import get_database
 
     get_database().ping()
     return "reachable"
@@ -72,7 +73,6 @@ def check_redis(settings: Settings) -> str:
 
 
 def check_workers(timeout: float = 1.0) -> str:
-    from common.celery_app import celery_app
 
     replies = celery_app.control.ping(timeout=timeout) or []
     names = sorted(name for reply in replies for name in reply)

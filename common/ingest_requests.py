@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from common import task_names
+from common import messages
+from common.celery_app import celery_app
 from common.db import Database
 from common.ingest_sources import OPERATOR, UPLOAD_SOURCE, decide, user_options
 from common.repositories import jobs
@@ -48,9 +49,7 @@ class Upload:
 
 
 def _send(job_id: str) -> None:
-    from common.celery_app import celery_app
-
-    celery_app.send_task(task_names.INGEST_JOB, kwargs={"job_id": job_id})
+    messages.send(messages.IngestJob(job_id=job_id), celery_app.send_task)
 
 
 def start_ingest(db: Database, source: str, actor: str, options: dict | None = None) -> str:

@@ -14,8 +14,13 @@ from datetime import datetime
 
 import numpy as np
 
+from common import privacy_erase
+from common.classifier import erasure, registry
 from common.db import Database
+from common.redis_client import redis_connection
 from common.repositories import events, face_cards, faces, images, labels, personas, predictions
+from common.retrain_trigger import request_retrain
+from common.storage import get_blob_store
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +71,6 @@ def _prediction_dict(p: predictions.Prediction | None, image_id: str) -> dict | 
 def _trigger(reason: str) -> None:
     """Ask for a retrain; the event is recorded already, so a lost trigger is found by the beat task."""
     try:
-        from common.retrain_trigger import request_retrain
-
         request_retrain(reason)
     except Exception as exc:  # the broker being down must not lose the label
         log.warning("retrain request failed (%s); the event log still holds the trigger", exc)
@@ -217,10 +220,6 @@ def _erase_faces(db: Database, persona_id: uuid.UUID, own: list[labels.Label], a
     Copies go first (models, review queues, events), the faces' own rows after them: should the request fail
     before the end, it can be repeated. The retrain lock is held throughout, so no training reads the faces
     meanwhile; digests of the face ids in Redis make a reclassify batch running meanwhile skip them."""
-    from common import privacy_erase
-    from common.classifier import erasure, registry
-    from common.redis_client import redis_connection
-
     image_ids = list(dict.fromkeys(face.image_id for face in (faces.get(db, label.face_id) for label in own
                                                               if label.verdict == labels.CONFIRM) if face))  # fmt: skip
     erased = [face for image_id in image_ids for face in faces.for_image(db, image_id)]
@@ -253,8 +252,6 @@ def _erase_faces(db: Database, persona_id: uuid.UUID, own: list[labels.Label], a
 
 
 def _erase_image(db: Database, image_id: str) -> None:
-    from common.storage import get_blob_store
-
     store = get_blob_store()
     image = images.get(db, image_id)
     for face in faces.for_image(db, image_id):

@@ -6,12 +6,13 @@ consumer loop (``loads(bytes_to_str(item))`` in ``Channel._brpop_read`` and ``_g
 whole worker (celery/celery#1113). Celery itself only logs, without a record, bodies it cannot
 decode and envelopes without task headers.
 
-:class:`Transport` (installed for ``redis://`` and ``rediss://`` broker URLs by :func:`install`,
-which ``common.celery_app`` calls) checks every popped item first. One that is not a Celery
-protocol 2 task message (see :func:`problem_with`) is dropped: BRPOP/RPOP has already removed it
-from Redis, so it is never redelivered. It is logged at WARNING with its queue and first 200 bytes
-and recorded as a ``queue.bad_message`` event in the audit log (web: Events, kind ``queue.``).
-The event is written by a ``RECORD_BAD_MESSAGE`` task sent to the same queue, so the Cassandra
+:class:`Transport` (installed for ``redis://`` and ``rediss://`` broker URLs by :func:`install`, which
+the worker entry points ``input_worker.app`` and ``trainer_worker.app`` call; importing the Celery app
+does not) checks every popped item first. One that is not a Celery protocol 2 task message (see
+:func:`problem_with`) is dropped: BRPOP/RPOP has already removed it from Redis, so it is never
+redelivered. It is logged at WARNING with its queue and first 200 bytes and recorded as a
+``queue.bad_message`` event in the audit log (web: Events, kind ``queue.``). The event is written by
+the ``RECORD_BAD_MESSAGE`` task (:func:`record_bad_message`) sent to the same queue, so the Cassandra
 write happens in a pool process (driver sessions must not cross a fork) and retries like any task.
 Messages Celery rejects later (unknown task name, invalid task) are recorded the same way.
 Its channel also keeps unacknowledged messages safe when the broker goes away (``common.broker_qos``).
@@ -35,9 +36,11 @@ from kombu import transport as kombu_transports
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 
-from common import broker_qos, task_names
-from common.db import Database
+from common import broker_qos, messages, task_names
+from common.celery_app import celery_app
+from common.db import Database, get_database
 from common.repositories import events
+from common.task_retry import retry_options
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +115,7 @@ def drop(queue: str, raw: bytes | str, reason: str) -> None:
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }  # fmt: skip
     try:
-        from common.celery_app import celery_app
-
-        celery_app.send_task(task_names.RECORD_BAD_MESSAGE, kwargs=fields, queue=queue)
+        messages.send(messages.RecordBadMessage(**fields), celery_app.send_task)
     except Exception:
         log.exception("could not send the record of the message dropped from queue %r", queue)
 
@@ -127,6 +128,12 @@ def record(db: Database, queue: str, reason: str, preview: str, size: int, sha25
     payload = {"queue": queue, "reason": reason, "preview": preview, "size": size, "sha256": sha256,
                "worker": worker}  # fmt: skip
     return events.record(db, EVENT_KIND, "system", queue, payload, event_id=event_id)
+
+
+@celery_app.task(name=task_names.RECORD_BAD_MESSAGE, **retry_options())
+def record_bad_message(**fields) -> None:
+    """Writes the record of a dropped message in a pool process (see :func:`drop`)."""
+    record(get_database(), **fields)
 
 
 def _accept(queue_key: bytes | str, item: bytes | str | None) -> bool:

@@ -21,7 +21,8 @@ import time
 
 import redis
 
-from common import task_names
+from common import messages
+from common.celery_app import celery_app
 from common.redis_client import redis_connection
 from common.settings import get_settings
 
@@ -33,8 +34,6 @@ LOCK_KEY = "retrain:lock"
 
 def request_retrain(reason: str, *, force: bool = False) -> None:
     """Coalesced, delayed retrain request. ``force`` trains even if the labels did not change."""
-    from common.celery_app import celery_app
-
     settings = get_settings()
     client = redis_connection()
     pipe = client.pipeline()
@@ -43,11 +42,8 @@ def request_retrain(reason: str, *, force: bool = False) -> None:
     if force:
         pipe.set(FORCE_KEY, "1", ex=86400)
     seq = int(pipe.execute()[0])
-    celery_app.send_task(
-        task_names.RETRAIN,
-        kwargs={"reason": reason[:500], "seq": seq},
-        countdown=settings.retrain_quiet_seconds,
-    )
+    request = messages.Retrain(reason=reason[:500], seq=seq)
+    messages.send(request, celery_app.send_task, countdown=settings.retrain_quiet_seconds)
 
 
 def latest_request_seq(client: redis.Redis | None = None) -> int:

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         description="Workers send task events from the start (Flower turns them on while it runs anyway)",
     )
     flower_url: str = Field("http://127.0.0.1:5555", description="Link shown on the dashboard")
+    heartbeat_file: Path = Field(
+        Path("/tmp/worker-heartbeat"),
+        description="File the workers touch on each Celery heartbeat; the liveness probe checks its age",
+    )
 
     # --- blob storage ---
     storage_backend: StorageBackend = Field(StorageBackend.local, description="`local` or `azure-files`")
@@ -127,6 +131,9 @@ class Settings(BaseSettings):
     # --- web ---
     web_secret_key: SecretStr | None = Field(
         None, description="Flask session key, at least 32 characters (required outside PP_WEB_DEV_MODE)"
+    )
+    web_dev_mode: bool = Field(
+        False, description="Development mode: login without a configured password, session cookie without TLS"
     )
     admin_username: str = Field("admin", description="First user, created at start")
     admin_password: SecretStr | None = Field(None, description="Its password (required to log in)")

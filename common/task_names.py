@@ -1,7 +1,7 @@
-"""Names of every Celery task and the queue each one runs on.
+"""Names of every Celery task and the queue each one runs on (Celery's routes are built from ``ROUTES``).
 
-Services never import each other's task code: they send work by name through
-these constants (``celery_app.send_task(INGEST_JOB, ...)``).
+Services never import each other's task code: they send typed messages (``common.messages``), each of
+which names its task with one of these constants.
 """
 
 INGEST_JOB = "input_worker.ingest_job"

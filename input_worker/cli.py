@@ -9,6 +9,7 @@ import time
 
 from tqdm import tqdm
 
+from common.repositories import images as images_repo
 from common.settings import DetectorName
 from input_worker import folder_labels
 
@@ -111,8 +112,8 @@ def print_label_summary(summary: folder_labels.Summary) -> None:
 def cmd_reextract(args: argparse.Namespace) -> int:
     from common.celery_app import celery_app
     from common.db import get_database
+    from common.messages import ReextractImage, send
     from common.settings import get_settings
-    from common.task_names import REEXTRACT_IMAGE
     from input_worker.reextract import reextract_image
 
     if not args.image_ids and not args.all:
@@ -120,14 +121,13 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         return 2
     db = get_database()
     actor = f"cli:{getpass.getuser()}"
-    ids = args.image_ids or (r.image_id for r in db.execute("SELECT image_id FROM images", fetch_size=1000))
+    ids = args.image_ids or images_repo.scan_ids(db, page_size=1000)
     count = 0
     for image_id in ids:
         if args.here:
             print(reextract_image(db, image_id, get_settings(), args.detector, actor))
         else:
-            kwargs = {"image_id": image_id, "detector": args.detector, "actor": actor}
-            celery_app.send_task(REEXTRACT_IMAGE, kwargs=kwargs)
+            send(ReextractImage(image_id=image_id, detector=args.detector, actor=actor), celery_app.send_task)
         count += 1
     print(f"{'re-extracted' if args.here else 'sent'} {count} image(s)")
     return 0

@@ -13,17 +13,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from common import read_model, task_names
+from common import read_model
 from common.db import Database
 from common.face_models import EMBEDDER_NAME, DetectedFace, extract_faces
 from common.images import InvalidImage, load_image
+from common.messages import ExtractImage, ReclassifyBatch, Send
 from common.repositories import faces, images, jobs
 from common.repositories.ids import face_id as derive_face_id
 from common.settings import Settings
 from common.storage import BlobNotFound, content_key, get_blob_store
 from input_worker import folder_labels, worker_deaths
 from input_worker.errors import TRANSIENT, result_or_failure
-from input_worker.ingest import Send, send_task
+from input_worker.ingest import publish
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +36,24 @@ def crop_key(face_id: str) -> str:
 Detection = list[DetectedFace] | Exception  # the faces found, or why the stored image could not be read
 
 
-def extract_image(db: Database, image_id: str, settings: Settings, job_id: str | None = None,
-                  item_key: str | None = None, detector: str | None = None, send: Send = send_task,
-                  labeled_folder: bool | None = None, blob_key: str | None = None) -> int:  # fmt: skip
-    """Faces of one image, stored; returns how many. Marks the job item extracted when given.
+def extract_image(db: Database, message: ExtractImage, settings: Settings, send: Send = publish) -> int:
+    """Faces of one image, stored; returns how many. Marks the job item extracted when the message names one.
 
     In a labeled-folder job (``folder_labels``) the single face is confirmed as the item's folder persona
-    after the faces are stored and before they are sent for prediction. ``labeled_folder=False`` (ingest
-    knows) skips reading the job; None (an older message) reads it to find out.
+    after the faces are stored and before they are sent for prediction; the job is read only then.
 
     ``blob_key`` (ingest sends it for an image it has just stored): detection runs before the image row is
-    read, so all of the task's Cassandra work comes in one burst after the CPU work. Without it (an older
-    message, a labeled-folder duplicate) the row is read first and an image already processed is not
-    detected again.
+    read, so all of the task's Cassandra work comes in one burst after the CPU work. Without it (a
+    labeled-folder duplicate, a redelivered batch) the row is read first and an image already processed is
+    not detected again.
     """
-    detector = detector or settings.face_detector.value
+    image_id, job_id, item_key = message.image_id, message.job_id, message.item_key
+    detector = message.detector or settings.face_detector.value
     detection = None
-    if blob_key:  # a failure but an outage is kept, to be recorded on the row once it is read
-        detection = result_or_failure(partial(_detect, image_id, blob_key, item_key or "", detector, settings))
-    job = jobs.get(db, job_id) if job_id and item_key and labeled_folder is not False else None
+    if message.blob_key:  # a failure but an outage is kept, to be recorded on the row once it is read
+        detection = result_or_failure(partial(_detect, image_id, message.blob_key, item_key or "", detector,
+                                              settings))  # fmt: skip
+    job = jobs.get(db, job_id) if job_id and message.labeled_folder else None
     labeled: list[bool] = []
 
     def label(face_ids: list[str]) -> None:
@@ -147,7 +147,7 @@ def _extract(db: Database, image: images.Image, settings: Settings, detector: st
     if label is not None:
         label(face_ids)
     if face_ids:
-        send(task_names.RECLASSIFY_BATCH, {"face_ids": face_ids})
+        send(ReclassifyBatch(face_ids=tuple(face_ids)))
     last_writes.extend(images.mark_processed_statements(image.image_id, len(face_ids)))
     log.info("image %s: %d faces (%s)", image.image_id[:12], len(face_ids), detector)
     return len(face_ids)

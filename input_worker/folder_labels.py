@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from common import labeling
 from common.db import Database
 from common.repositories import jobs, labels, personas
-from common.repositories.ids import bucket_of
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +71,7 @@ def ensure_personas(db: Database, job: jobs.Job, item_keys: Iterable[str]) -> di
 
 
 def record(db: Database, job_id: str, item_key: str, outcome: str, note: str, persona: str | None = None) -> None:
-    db.execute(
-        "UPDATE ingest_job_items SET label_persona = ?, label_outcome = ?, label_note = ? "
-        "WHERE job_id = ? AND bucket = ? AND item_key = ?",
-        (persona, outcome, note[:500], job_id, bucket_of(item_key, jobs.BUCKETS), item_key),
-    )
+    jobs.record_label(db, job_id, item_key, persona, outcome, note[:500])
 
 
 def label_image(db: Database, job: jobs.Job, item_key: str, face_ids: list[str]) -> str:
@@ -134,23 +129,17 @@ def _reason_kind(reason: str) -> str:
 def summary(db: Database, job_id: str) -> Summary:
     """Labeled / not labeled counts of a labeled-folder job, from its item rows."""
     out = Summary()
-    for bucket in range(jobs.BUCKETS):
-        rows = db.execute(
-            "SELECT item_key, outcome, reason, label_outcome, label_note, label_persona "
-            "FROM ingest_job_items WHERE job_id = ? AND bucket = ?",
-            (job_id, bucket),
-        )
-        for r in rows:
-            if persona_folder(r.item_key) is None or not r.outcome:
-                continue
-            if r.outcome == jobs.REJECTED:
-                out.not_labeled.append((r.item_key, f"file rejected: {r.reason}"))
-            elif r.label_outcome == LABELED:
-                out.labeled += 1
-                out.by_persona[r.label_persona] += 1
-            elif r.label_outcome == NOT_LABELED:
-                out.not_labeled.append((r.item_key, r.label_note or ""))
-            else:
-                out.pending += 1
+    for r in jobs.label_outcomes(db, job_id):
+        if persona_folder(r.item_key) is None or not r.outcome:
+            continue
+        if r.outcome == jobs.REJECTED:
+            out.not_labeled.append((r.item_key, f"file rejected: {r.reason}"))
+        elif r.label_outcome == LABELED:
+            out.labeled += 1
+            out.by_persona[r.label_persona] += 1
+        elif r.label_outcome == NOT_LABELED:
+            out.not_labeled.append((r.item_key, r.label_note or ""))
+        else:
+            out.pending += 1
     out.not_labeled.sort()
     return out

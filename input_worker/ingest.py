@@ -9,15 +9,17 @@ stopped the worker three times is recorded as rejected (``worker_deaths``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
 from azure.core.exceptions import HttpResponseError
 
-from common import task_names
+from common import messages
+from common.celery_app import celery_app
 from common.db import Database
 from common.images import InvalidImage, load_image
+from common.messages import ExtractImage, IngestBatch, IngestItem, Message, Send
 from common.repositories import images, jobs
 from common.settings import Settings
 from common.storage import content_key, get_blob_store, sha256_hex
@@ -27,16 +29,13 @@ from input_worker.sources import SourceItem, discover, read_item, release_staged
 
 log = logging.getLogger(__name__)
 
-Send = Callable[..., object]
+
+def publish(message: Message) -> None:
+    """The domain functions' default ``send``: publish the message to its queue."""
+    messages.send(message, celery_app.send_task)
 
 
-def send_task(name: str, kwargs: dict) -> None:
-    from common.celery_app import celery_app
-
-    celery_app.send_task(name, kwargs=kwargs)
-
-
-def run_job(db: Database, job_id: str, settings: Settings, send: Send = send_task) -> int:
+def run_job(db: Database, job_id: str, settings: Settings, send: Send = publish) -> int:
     """Discover the job's items, record how many, send them in batches. Returns the count."""
     job = jobs.get(db, job_id)
     if job is None:
@@ -60,8 +59,8 @@ def run_job(db: Database, job_id: str, settings: Settings, send: Send = send_tas
     jobs.set_discovered(db, job_id, len(items))
     size = max(1, settings.ingest_batch_size)
     for start in range(0, len(items), size):
-        batch = [item.as_dict() for item in items[start : start + size]]
-        send(task_names.INGEST_BATCH, {"job_id": job_id, "items": batch})
+        batch = tuple(IngestItem(**item.as_dict()) for item in items[start : start + size])
+        send(IngestBatch(job_id=job_id, items=batch))
     log.info("job %s: %d items from %s", job_id, len(items), job.source)
     return len(items)
 
@@ -82,7 +81,7 @@ Prepared = StoredBytes | InvalidImage | Exception  # what the CPU phase found fo
 
 
 def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Settings,
-                 send: Send = send_task) -> None:  # fmt: skip
+                 send: Send = publish) -> None:  # fmt: skip
     """Ingest a batch in two phases: read, validate and store every item's bytes (CPU and blob I/O), then
     write all of the batch's rows (one burst of Cassandra work instead of one per item)."""
     job = jobs.get(db, job_id)
@@ -181,13 +180,10 @@ def _needs_extract(outcome: str, item_key: str, labeling: bool) -> bool:
     return outcome == jobs.DUPLICATE and labeling and folder_labels.persona_folder(item_key) is not None
 
 
-def _send_extract(send: Send, image_id: str | None, job_id: str, item_key: str, detector: str | None,
+def _send_extract(send: Send, image_id: str, job_id: str, item_key: str, detector: str | None,
                   labeling: bool, blob_key: str | None = None) -> None:  # fmt: skip
     # ``labeled_folder`` spares the extract step a read of the job (it needs the job only to label faces);
     # ``blob_key`` (a newly stored image) lets it detect before it reads the image row.
-    kwargs = {"image_id": image_id, "job_id": job_id, "item_key": item_key, "labeled_folder": labeling}
-    if detector:
-        kwargs["detector"] = detector
-    if blob_key:
-        kwargs["blob_key"] = blob_key
-    send(task_names.EXTRACT_IMAGE, kwargs)
+    message = ExtractImage(image_id=image_id, job_id=job_id, item_key=item_key, labeled_folder=labeling,
+                           detector=detector or None, blob_key=blob_key or None)  # fmt: skip
+    send(message)

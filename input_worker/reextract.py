@@ -12,16 +12,16 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from common import task_names
 from common.db import Database
 from common.face_models import EMBEDDER_NAME, extract_faces
 from common.images import load_image
+from common.messages import ReclassifyBatch, Send
 from common.repositories import events, faces, images, labels, predictions
 from common.repositories.ids import face_id as derive_face_id
 from common.settings import Settings
 from common.storage import get_blob_store
 from input_worker.extract import crop_key
-from input_worker.ingest import Send, send_task
+from input_worker.ingest import publish
 from input_worker.matching import match_boxes
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class ReextractResult:
 
 
 def reextract_image(db: Database, image_id: str, settings: Settings, detector: str | None = None,
-                    actor: str = "system", send: Send = send_task) -> ReextractResult:  # fmt: skip
+                    actor: str = "system", send: Send = publish) -> ReextractResult:  # fmt: skip
     image = images.get(db, image_id)
     if image is None:
         raise LookupError(f"no image {image_id}")
@@ -76,7 +76,7 @@ def reextract_image(db: Database, image_id: str, settings: Settings, detector: s
             removed += 1
 
     if current:
-        send(task_names.RECLASSIFY_BATCH, {"face_ids": current})
+        send(ReclassifyBatch(face_ids=tuple(current)))
     images.mark_processed(db, image_id, len(current))
     result = ReextractResult(image_id, len(matches), len(found) - len(matches), removed, flagged)
     events.record(db, "image.reextract", actor, image_id, {"detector": name, **result.__dict__})

@@ -1,9 +1,10 @@
-"""Celery tasks of the input worker: thin adapters over ingest.py and extract.py.
+"""Celery tasks of the input worker: thin adapters from a typed message (``common.messages``) to ingest.py,
+extract.py and reextract.py.
 
-Transient failures (Cassandra, Redis, Azure throttling) retry with exponential
-backoff and jitter (at most ``PP_TASK_RETRY_BACKOFF_MAX`` between tries), forever:
-work is never dropped. Bad input is recorded by the
-domain functions and never raises.
+Transient failures (Cassandra, Redis, Azure throttling) retry with exponential backoff and jitter (at most
+``PP_TASK_RETRY_BACKOFF_MAX`` between tries), forever: work is never dropped. Bad input is recorded by the
+domain functions and never raises; kwargs that are not the task's message are recorded as a bad message
+(``common.task_intake``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 from common import task_names
 from common.celery_app import celery_app
 from common.db import get_database
+from common.messages import ExtractImage, IngestBatch, IngestJob, ReextractImage
 from common.settings import get_settings
+from common.task_intake import receives
 from common.task_retry import retry_options
 from input_worker import extract, ingest, reextract
 from input_worker.errors import TRANSIENT
@@ -20,25 +23,27 @@ RETRY = retry_options(TRANSIENT)
 
 
 @celery_app.task(name=task_names.INGEST_JOB, **RETRY)
-def ingest_job(job_id: str) -> int:
-    return ingest.run_job(get_database(), str(job_id), get_settings())
+@receives(IngestJob)
+def ingest_job(message: IngestJob) -> int:
+    return ingest.run_job(get_database(), message.job_id, get_settings())
 
 
 @celery_app.task(name=task_names.INGEST_BATCH, **RETRY)
-def ingest_batch(job_id: str, items: list[dict]) -> None:
-    ingest.ingest_batch(get_database(), str(job_id), list(items), get_settings())
+@receives(IngestBatch)
+def ingest_batch(message: IngestBatch) -> None:
+    items = [item.model_dump() for item in message.items]
+    ingest.ingest_batch(get_database(), message.job_id, items, get_settings())
 
 
 @celery_app.task(name=task_names.EXTRACT_IMAGE, **RETRY)
-def extract_image(image_id: str, job_id: str | None = None, item_key: str | None = None,
-                  detector: str | None = None, labeled_folder: bool | None = None,
-                  blob_key: str | None = None) -> int:  # fmt: skip
-    return extract.extract_image(get_database(), str(image_id), get_settings(), job_id, item_key, detector,
-                                 labeled_folder=None if labeled_folder is None else bool(labeled_folder),
-                                 blob_key=str(blob_key) if blob_key else None)  # fmt: skip
+@receives(ExtractImage)
+def extract_image(message: ExtractImage) -> int:
+    return extract.extract_image(get_database(), message, get_settings())
 
 
 @celery_app.task(name=task_names.REEXTRACT_IMAGE, **RETRY)
-def reextract_image(image_id: str, detector: str | None = None, actor: str = "system") -> dict:
-    result = reextract.reextract_image(get_database(), str(image_id), get_settings(), detector, actor)
+@receives(ReextractImage)
+def reextract_image(message: ReextractImage) -> dict:
+    result = reextract.reextract_image(get_database(), message.image_id, get_settings(), message.detector,
+                                       message.actor)  # fmt: skip
     return result.__dict__

@@ -18,25 +18,19 @@ from datetime import UTC, datetime
 import numpy as np
 import redis
 
-from common import task_names
+from common import messages
 from common.classifier import load_active
 from common.classifier.model import EMBEDDING_DIM
 from common.classifier.registry import active_version, history
 from common.db import Database
 from common.privacy_erase import erased_among
+from common.repositories import faces as faces_repo
 from common.repositories import labels as labels_repo
 from common.repositories import personas as personas_repo
 from common.repositories import predictions
-from common.repositories.faces import decode_embedding, encode_embedding
+from common.repositories.faces import FaceVector, decode_embedding, encode_embedding
+from common.repositories.labels import FaceLabels
 from common.settings import get_settings
-from trainer_worker.reads import (
-    FaceLabels,
-    FaceVector,
-    face_ids_of_images,
-    face_vectors,
-    labels_by_persona_partitions,
-    labels_of_faces,
-)
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +48,12 @@ class BatchResult:
 
 def all_face_ids_by_image(db: Database, page_size: int = 5000) -> list[tuple[str, str]]:
     """(image_id, face_id) for every face, sorted by image (a paged full read of ``faces``)."""
-    rows = db.execute("SELECT face_id, image_id FROM faces", fetch_size=page_size)
-    return sorted((r.image_id or "", r.face_id) for r in rows)
+    return sorted(faces_repo.scan_image_and_face_ids(db, page_size))
 
 
 def all_face_vectors(db: Database, page_size: int = 2000) -> dict[str, FaceVector]:
     """Every face with its embedding (a paged full read of ``faces``: far cheaper than point reads)."""
-    rows = db.execute("SELECT face_id, image_id, embedding, embedder FROM faces", fetch_size=page_size)
-    return {r.face_id: FaceVector(r.face_id, r.image_id or "", decode_embedding(r.embedding), r.embedder or "")
-            for r in rows}  # fmt: skip
+    return faces_repo.scan_vectors(db, page_size)
 
 
 def encode_faces(vectors: list[FaceVector]) -> list[list[str]]:
@@ -95,14 +86,15 @@ def plan_batches(pairs: Iterable[tuple[str, str]], batch_size: int) -> list[list
     return batches
 
 
-def reclassify_all(db: Database, client: redis.Redis, version: int | None = None) -> int:
-    """Fan out RECLASSIFY_BATCH tasks for every face; returns how many were sent."""
+def reclassify_all(db: Database, client: redis.Redis, version: int) -> int:
+    """Fan out RECLASSIFY_BATCH tasks for every face (``version``: the one promoted; skipped once another one is
+    active); returns how many were sent."""
     from common.celery_app import celery_app
 
     active = active_version(db)
     if active is None:
         return 0
-    if version is not None and version != active:
+    if version != active:
         log.info("reclassify for v%s skipped: v%s is active now", version, active)
         return 0
     vectors = all_face_vectors(db)
@@ -117,10 +109,9 @@ def reclassify_all(db: Database, client: redis.Redis, version: int | None = None
     client.sadd(key, *batch_ids)
     client.expire(key, OUTSTANDING_TTL)
     for batch_id, face_ids in zip(batch_ids, batches, strict=True):
-        celery_app.send_task(
-            task_names.RECLASSIFY_BATCH,
-            kwargs={"faces": encode_faces([vectors[f] for f in face_ids]), "version": active, "batch_id": batch_id},
-        )
+        faces = encode_faces([vectors[f] for f in face_ids])
+        batch = messages.PassBatch(version=active, batch_id=batch_id, faces=faces)
+        messages.send(messages.ReclassifyBatch(full_pass=batch), celery_app.send_task)
     return len(batches)
 
 
@@ -138,15 +129,15 @@ def reclassify_batch(db: Database, face_ids: list[str], client: redis.Redis | No
         return BatchResult(None)
     full_pass = vectors is not None
     if vectors is None:
-        vectors = face_vectors(db, face_ids)
+        vectors = faces_repo.vectors(db, face_ids)
     else:
         face_ids = list(vectors)
         complete_images = True
     missing = len(set(face_ids) - set(vectors))
     if not complete_images:
-        siblings = face_ids_of_images(db, {v.image_id for v in vectors.values()})
+        siblings = faces_repo.ids_of_images(db, {v.image_id for v in vectors.values()})
         extra = [f for ids in siblings.values() for f in ids if f not in vectors]
-        vectors.update(face_vectors(db, extra))
+        vectors.update(faces_repo.vectors(db, extra))
     usable = {f: v for f, v in vectors.items() if v.embedding.shape == (EMBEDDING_DIM,)}
     if client is not None:  # erased while this batch waited or ran: never written back (common.privacy_erase)
         for face_id in erased_among(client, list(usable)):
@@ -176,8 +167,8 @@ def _labels(db: Database, face_ids: list[str]) -> dict[str, FaceLabels]:
     """Current human labels of the faces: whole per-persona partitions when that is fewer reads."""
     persona_ids = [p.persona_id for p in personas_repo.list_all(db)]
     if len(persona_ids) * labels_repo.BUCKETS * 2 <= len(face_ids):
-        return labels_by_persona_partitions(db, persona_ids, set(face_ids), labels_repo.BUCKETS)
-    return labels_of_faces(db, face_ids)
+        return labels_repo.of_faces_from_persona_partitions(db, persona_ids, set(face_ids))
+    return labels_repo.of_faces(db, face_ids)
 
 
 def _finish_batch(db: Database, client: redis.Redis, version: int, batch_id: str) -> None:

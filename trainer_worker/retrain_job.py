@@ -84,9 +84,9 @@ class RenewedLock:
         self.release()
 
 
-def handle_retrain(db: Database, client: redis.Redis, reason: str, seq: int | None) -> RetrainResult:
+def handle_retrain(db: Database, client: redis.Redis, reason: str, seq: int) -> RetrainResult:
     """Train unless a newer request exists (its task will train) or a training is running (retry later)."""
-    if seq is not None and latest_request_seq(client) > seq:
+    if latest_request_seq(client) > seq:
         return RetrainResult(SUPERSEDED)
     lock = RenewedLock(client, LOCK_KEY, get_settings().retrain_lock_seconds)
     if not lock.acquire():

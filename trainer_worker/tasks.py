@@ -1,4 +1,6 @@
-"""Celery tasks of the trainer worker: thin adapters over plain functions (idempotent on redelivery).
+"""Celery tasks of the trainer worker: thin adapters from a typed message (``common.messages``) to plain
+functions (idempotent on redelivery). Kwargs that are not the task's message are recorded as a bad message
+(``common.task_intake``).
 
 Outages (Cassandra, Redis) make a task retry with exponential backoff and jitter, without limit
 (``PP_TASK_RETRY_BACKOFF_MAX`` caps the wait): a retrain or a batch of predictions is never dropped.
@@ -8,12 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
-
-from common import task_names
+from common import messages, task_names
+from common.celery_app import celery_app
 from common.db import get_database
+from common.messages import CheckEvents, ReclassifyAll, ReclassifyBatch, Retrain
 from common.retrain_trigger import redis_connection
 from common.settings import get_settings
+from common.task_intake import receives
 from common.task_retry import retry_options
 from trainer_worker.events_check import check_events
 from trainer_worker.reclassify import decode_faces, reclassify_all, reclassify_batch
@@ -24,44 +27,41 @@ log = logging.getLogger(__name__)
 RETRY = retry_options()
 
 
-@shared_task(name=task_names.RETRAIN, bind=True, **RETRY)
-def retrain(self, reason: str = "", seq: int | None = None) -> dict:
-    result = handle_retrain(get_database(), redis_connection(), str(reason), int(seq) if seq is not None else None)
+@celery_app.task(name=task_names.RETRAIN, bind=True, **RETRY)
+@receives(Retrain)
+def retrain(self, message: Retrain) -> dict:
+    result = handle_retrain(get_database(), redis_connection(), message.reason, message.seq)
     if result.status == BUSY:
         delay = max(get_settings().retrain_quiet_seconds, 5.0)
-        self.apply_async(kwargs={"reason": reason, "seq": seq}, countdown=delay)
-        log.info("a training is running: retrain (seq %s) rescheduled in %.0fs", seq, delay)
+        messages.send(message, self.app.send_task, countdown=delay)
+        log.info("a training is running: retrain (seq %s) rescheduled in %.0fs", message.seq, delay)
     outcome = result.outcome
     return {"status": result.status, "version": outcome.version if outcome else None,
             "outcome": outcome.status if outcome else None, "reason": outcome.reason if outcome else ""}  # fmt: skip
 
 
-@shared_task(name=task_names.CHECK_EVENTS)
-def check_events_task() -> dict:
+@celery_app.task(name=task_names.CHECK_EVENTS)
+@receives(CheckEvents)
+def check_events_task(_message: CheckEvents) -> dict:
     result = check_events(get_database(), redis_connection())
     return {"pending_events": result.pending_events, "requested": result.requested, "reason": result.reason}
 
 
-@shared_task(name=task_names.RECLASSIFY_ALL, **RETRY)
-def reclassify_all_task(version: int | None = None) -> int:
-    return reclassify_all(get_database(), redis_connection(), int(version) if version is not None else None)
+@celery_app.task(name=task_names.RECLASSIFY_ALL, **RETRY)
+@receives(ReclassifyAll)
+def reclassify_all_task(message: ReclassifyAll) -> int:
+    return reclassify_all(get_database(), redis_connection(), message.version)
 
 
-@shared_task(name=task_names.RECLASSIFY_BATCH, **RETRY)
-def reclassify_batch_task(face_ids: list | None = None, version: int | None = None, batch_id: str | None = None,
-                          complete_images: bool = False, faces: list | None = None) -> dict:  # fmt: skip
-    """``face_ids`` (new faces from the input worker) or ``faces`` (a full pass's rows with embeddings)."""
-    ids = [f for f in (face_ids or []) if isinstance(f, str) and f]
-    if len(ids) != len(face_ids or []):
-        log.warning("reclassify batch: %d malformed face ids ignored", len(face_ids or []) - len(ids))
-    vectors = None
-    if faces is not None:
-        try:
-            vectors = decode_faces(faces)
-        except (ValueError, TypeError) as exc:
-            log.error("reclassify batch %s: malformed payload ignored: %s", batch_id, exc)
-            return {"error": str(exc)}
-    result = reclassify_batch(get_database(), ids, redis_connection(), int(version) if version is not None else None,
-                              batch_id, bool(complete_images), vectors)  # fmt: skip
+@celery_app.task(name=task_names.RECLASSIFY_BATCH, **RETRY)
+@receives(ReclassifyBatch)
+def reclassify_batch_task(message: ReclassifyBatch) -> dict:
+    """New faces from the input worker (by id), or a batch of a full pass (rows with embeddings)."""
+    db, client = get_database(), redis_connection()
+    if message.full_pass is None:
+        result = reclassify_batch(db, list(message.face_ids), client)
+    else:
+        batch = message.full_pass
+        result = reclassify_batch(db, [], client, batch.version, batch.batch_id, True, decode_faces(batch.faces))
     return {"version": result.version, "predicted": result.predicted, "labeled": result.labeled,
             "missing": result.missing}  # fmt: skip

@@ -12,9 +12,9 @@ import numpy as np
 
 from common.classifier.model import EMBEDDING_DIM
 from common.db import Database
+from common.repositories import faces as faces_repo
 from common.repositories import labels as labels_repo
 from common.repositories import personas as personas_repo
-from trainer_worker.reads import face_vectors
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def gather(db: Database) -> TrainingData:
     """Labels of existing personas, joined with their faces' embeddings (deterministic order)."""
     personas = [p.persona_id for p in personas_repo.list_all(db)]
     labels = sorted(labels_repo.all_labels(db, personas), key=lambda lab: (str(lab.persona_id), lab.face_id))
-    vectors = face_vectors(db, [lab.face_id for lab in labels])
+    vectors = faces_repo.vectors(db, [lab.face_id for lab in labels])
     data = TrainingData()
     pos: list[np.ndarray] = []
     neg: list[np.ndarray] = []

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import functools
-import os
 from datetime import timedelta
 
 from flask import Flask, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.settings import get_settings
+from visualization_web import (
+    api,
+    auth,
+    blobs,
+    cards_html,
+    errors,
+    health,
+    metrics,
+    page_cache,
+    pages,
+    request_limits,
+)
 from visualization_web.secret_key import session_secret_key
 from visualization_web.session_cookie import VerifiedCookieSessionInterface
 
@@ -19,14 +30,9 @@ CSP = (
 )
 
 
-def dev_mode_from_env() -> bool:
-    """An explicit development mode (PP_WEB_DEV_MODE=1): login without a configured password."""
-    return os.environ.get("PP_WEB_DEV_MODE", "").strip().lower() in ("1", "true", "yes")
-
-
 def create_app(config: dict | None = None) -> Flask:
     settings = get_settings()
-    dev_mode = dev_mode_from_env()
+    dev_mode = settings.web_dev_mode  # PP_WEB_DEV_MODE=1: login without a configured password
     secret = session_secret_key(settings, dev_mode)  # refuses to start without a proper key outside dev mode
     app = Flask(__name__)
     if settings.trusted_proxy_hops:  # the client's address (login throttling) from the ingress's X-Forwarded-For
@@ -47,15 +53,11 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from visualization_web import api, auth, blobs, errors, health, metrics, page_cache, pages, request_limits
-
     errors.register(app)
     request_limits.install(app)  # per-route body limits, before any hook reads the body
     metrics.register(app)  # first: its timer also sees requests that the login check refuses
     app.before_request(auth.load_user)
     app.after_request(_security_headers)
-    from visualization_web import cards_html
-
     app.jinja_env.globals.update(
         csrf_token=page_cache.csrf_token,
         current_user=page_cache.current_user,

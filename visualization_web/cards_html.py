@@ -1,6 +1,7 @@
 """Face cards, persona options and an image's face boxes as HTML, built in Python: pages show hundreds of
 them, and a Jinja macro call (or attribute lookups in a loop) per face costs more than the page's database
-reads. Face cards have the markup of ``macros.html: face_card``; every value is escaped."""
+reads. This is the one place the face-card markup is written: templates call ``face_cards`` (a Jinja global,
+see ``app.create_app``); every value is escaped."""
 
 from __future__ import annotations
 

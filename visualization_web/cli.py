@@ -6,11 +6,11 @@ import argparse
 import getpass
 import sys
 
+from common.db import get_database
+from visualization_web import users
+
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from common.db import get_database
-    from visualization_web import users
-
     db = get_database()
     if args.action == "add":
         password = args.password or getpass.getpass(f"password for {args.username}: ")
@@ -24,9 +24,6 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
-    from common.db import get_database
-    from visualization_web import users
-
     db = get_database()
     if args.action != "list" and not args.username:
         print(f"tokens {args.action} needs a USERNAME", file=sys.stderr)

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.db import Database
-from common.db.in_reads import in_statements
-from common.repositories import face_cards, faces, images, labels, predictions
+from common.repositories import faces, images, labels, predictions
 from visualization_web import queries
 
 THRESHOLD = 0.5
@@ -48,16 +47,9 @@ def unknown_face_ids(db: Database, limit: int = MAX_FACES) -> list[str]:
         return [p.face_id for p in predictions.queue(db, None, version, limit=limit)]
     # two rounds of concurrent reads (the images' faces, then their labels), not a read per image and per face
     recent = [image_id for _, image_id, _ in images.list_recent(db, limit=200)]
-    per_image = db.concurrently([(faces.IDS_OF_IMAGE_CQL, (image_id,)) for image_id in recent])
-    face_ids = [row.face_id for rows in per_image for row in rows if face_cards.is_face(row)]
-    confirmed = {
-        row.face_id
-        for rows in db.concurrently(
-            in_statements("SELECT face_id, verdict FROM labels_by_face WHERE face_id IN ?", face_ids)
-        )
-        for row in rows
-        if row.verdict == labels.CONFIRM
-    }
+    per_image = faces.ids_of_images(db, recent)
+    face_ids = [face_id for image_id in recent for face_id in per_image[image_id]]
+    confirmed = labels.confirmed_among(db, face_ids)
     return [face_id for face_id in face_ids if face_id not in confirmed][:limit]
 
 

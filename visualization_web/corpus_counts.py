@@ -23,7 +23,7 @@ import redis
 
 from common import redis_client
 from common.db import Database
-from common.repositories import jobs, personas
+from common.repositories import faces, images, jobs, personas, predictions
 from common.settings import get_settings
 from visualization_web import queries
 
@@ -44,19 +44,14 @@ def count(db: Database) -> dict[str, int]:
     """Count now (the slow part)."""
     people = personas.list_all(db)
     confirmed = sum(n for n, _ in queries.confirmed_of_personas(db, people))
-    predicted = unknown = 0
-    for row in db.execute("SELECT persona_id FROM predictions_by_face", fetch_size=5000):
-        if row.persona_id is None:
-            unknown += 1
-        else:
-            predicted += 1
+    predicted, unknown = predictions.count_predicted_and_unknown(db, page_size=5000)
     rejected_files = 0
     for job in jobs.recent(db, limit=10):
         progress = jobs.progress(db, job.job_id)
         rejected_files += progress.counts["rejected"] if progress else 0
     return {
-        "images": db.one("SELECT COUNT(*) AS n FROM images").n,
-        "faces": db.one("SELECT COUNT(*) AS n FROM faces").n,
+        "images": images.count(db),
+        "faces": faces.count(db),
         "personas": len(people),
         "confirmed": confirmed,
         "predicted": predicted,

@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from common.db import Database
+from common.health import check_workers
 from common.repositories import events
 from common.settings import get_settings
 from common.task_names import QUEUES
@@ -74,8 +75,6 @@ def queue_depths() -> dict[str, int | None]:
 def workers_online() -> list[str]:
     def compute() -> list[str]:
         try:
-            from common.health import check_workers
-
             return check_workers(timeout=0.5).split(", ")
         except Exception:
             return []

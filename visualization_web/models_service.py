@@ -1,21 +1,15 @@
-"""Model registry actions for pages and API (the registry itself belongs to the trainer)."""
+"""Model registry actions for pages and API (the registry itself is :mod:`common.classifier.registry`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
+from common.classifier import registry
 from common.db import Database
 from common.repositories import events
-from visualization_web import queries
+from common.retrain_trigger import request_retrain
 from visualization_web.errors import ApiError
-
-
-def _registry():
-    module = queries.registry()
-    if module is None:
-        raise ApiError(503, "no model registry yet: the trainer is not installed")
-    return module
 
 
 def _iso(value: Any) -> Any:
@@ -34,11 +28,8 @@ def version_dict(model: Any) -> dict:
 
 
 def history(db: Database, limit: int = 50) -> list[dict]:
-    module = queries.registry()
-    if module is None:
-        return []
     out = []
-    for entry in module.history(db, limit=limit):
+    for entry in registry.history(db, limit=limit):
         item = entry if isinstance(entry, dict) else dataclasses.asdict(entry)
         out.append({key: _iso(value) if not isinstance(value, str | int | float | type(None)) else value
                     for key, value in item.items()})  # fmt: skip
@@ -55,7 +46,7 @@ def _check(version: int) -> None:
 
 def get(db: Database, version: int) -> dict:
     _check(version)
-    model = _registry().get_version(db, version)
+    model = registry.get_version(db, version)
     if model is None:
         raise ApiError(404, f"no model version {version}")
     return version_dict(model)
@@ -63,25 +54,22 @@ def get(db: Database, version: int) -> dict:
 
 def promote(db: Database, version: int, actor: str, reason: str = "") -> None:
     _check(version)
-    module = _registry()
-    if module.get_version(db, version) is None:
+    if registry.get_version(db, version) is None:
         raise ApiError(404, f"no model version {version}")
     try:
-        module.promote(db, version, actor, reason=reason)
+        registry.promote(db, version, actor, reason=reason)
     except (ValueError, LookupError) as exc:
         raise ApiError(409, str(exc)) from exc
 
 
 def rollback(db: Database, actor: str) -> int:
     try:
-        return int(_registry().rollback(db, actor))
+        return int(registry.rollback(db, actor))
     except (ValueError, LookupError) as exc:
         raise ApiError(409, str(exc)) from exc
 
 
 def retrain_now(db: Database, actor: str) -> events.Event:
-    from common.retrain_trigger import request_retrain
-
     event = events.record(db, "model.retrain_requested", actor, "manual", {})
     try:
         request_retrain("manual")

@@ -9,13 +9,12 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from types import ModuleType
 
+from common.classifier import registry as registry_module
 from common.db import Database
-from common.db.in_reads import in_statements
 from common.ingest_sources import redact
 from common.repositories import face_cards, faces, images, labels, personas, predictions
-from common.repositories.ids import UNKNOWN_PERSONA
 from visualization_web import read_generation
 
 log = logging.getLogger(__name__)
@@ -56,48 +55,38 @@ def crop_url(key: str) -> str | None:
     return f"/blobs/{key}" if key else None
 
 
-# --- model registry (owned by the trainer; absent until it is built) ------------------------------
+# --- model registry ------------------------------------------------------------------------------
 
 
-def registry():
-    try:
-        from common.classifier import registry as module
-    except ImportError:
-        return None
-    return module
+def registry() -> ModuleType:
+    """The model registry (``common.classifier.registry``), for the pages and API views that list versions."""
+    return registry_module
 
 
 def active_version(db: Database) -> int | None:
-    module = registry()
-    if module is not None:
-        try:
-            return module.active_version(db)
-        except Exception as exc:
-            log.warning("active model version unavailable: %s", exc)
-            return None
-    row = db.one("SELECT version FROM active_model LIMIT 1")
-    return row.version if row else None
+    try:
+        return registry_module.active_version(db)
+    except Exception as exc:
+        log.warning("active model version unavailable: %s", exc)
+        return None
 
 
 # --- concurrent reads ----------------------------------------------------------------------------
 
 
-CARD_COLUMNS = "face_id, image_id, box_left, box_top, box_width, box_height, crop_key"
-
-
 CARD_CACHE_SIZE = 50_000
 CARD_CACHE_SECONDS = 600.0
-_cards: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+_cards: OrderedDict[str, tuple[float, faces.FaceCrop]] = OrderedDict()
 _cards_lock = threading.Lock()
 
 
-def card_rows(db: Database, face_ids: list[str]) -> dict[str, Any]:
+def card_rows(db: Database, face_ids: list[str]) -> dict[str, faces.FaceCrop]:
     """What a face card shows (no embedding: it is the bulk of a face row and a card does not need it).
 
     Cached per process (LRU, 10 min): a face's image, box and crop never change under its id (the id is
     derived from them), so a review page reads only the faces it has not shown lately."""
     now = time.monotonic()
-    found: dict[str, Any] = {}
+    found: dict[str, faces.FaceCrop] = {}
     with _cards_lock:
         for fid in face_ids:
             hit = _cards.get(fid)
@@ -106,8 +95,7 @@ def card_rows(db: Database, face_ids: list[str]) -> dict[str, Any]:
                 _cards.move_to_end(fid)
     missing = [fid for fid in face_ids if fid not in found]
     if missing:
-        results = db.concurrently(in_statements(f"SELECT {CARD_COLUMNS} FROM faces WHERE face_id IN ?", missing))
-        fresh = {row.face_id: row for rows in results for row in rows}
+        fresh = faces.crops(db, missing)
         found.update(fresh)
         with _cards_lock:
             for fid, row in fresh.items():
@@ -117,16 +105,13 @@ def card_rows(db: Database, face_ids: list[str]) -> dict[str, Any]:
     return found
 
 
-def _card(row, score: float | None = None, verdict: str | None = None) -> FaceCard:
-    return FaceCard(row.face_id, row.image_id, row.crop_key or "",
-                    (row.box_left, row.box_top, row.box_width, row.box_height), score, verdict)  # fmt: skip
+def _card(crop: faces.FaceCrop, score: float | None = None, verdict: str | None = None) -> FaceCard:
+    return FaceCard(crop.face_id, crop.image_id, crop.crop_key, crop.box, score, verdict)
 
 
 def labels_of_persona(db: Database, persona_id: uuid.UUID, limit: int = MAX_ROWS) -> list[labels.Label]:
     """A persona's labels from all its buckets at once (at most ``limit`` of them), newest first."""
-    rows = db.execute("SELECT * FROM labels_by_persona WHERE persona_id = ? AND bucket IN ? LIMIT ?",
-                      (persona_id, list(range(labels.BUCKETS)), limit))  # fmt: skip
-    out = [labels.Label(r.face_id, r.persona_id, r.verdict, r.labeled_by or "", r.labeled_at) for r in rows]
+    out = labels.of_persona(db, persona_id, limit)
     oldest = datetime.min.replace(tzinfo=UTC)
     out.sort(key=lambda lab: lab.labeled_at.replace(tzinfo=UTC) if lab.labeled_at else oldest, reverse=True)
     return out
@@ -138,19 +123,16 @@ def review_queue(db: Database, persona_id: uuid.UUID | None, version: int, limit
     past the first ``MAX_ROWS`` predictions raises ``TooDeep``: each bucket would be read up to its end."""
     if limit + offset > MAX_ROWS:
         raise TooDeep(f"only the first {MAX_ROWS} predictions can be paged through")
-    order = "DESC" if most_confident_first else "ASC"
-    key = persona_id or UNKNOWN_PERSONA
-    cql = ("SELECT face_id, score, distance, image_id FROM predictions_by_persona WHERE persona_id = ? "
-           f"AND model_version = ? AND bucket = ? ORDER BY score {order} LIMIT ?")  # fmt: skip
     wanted = limit + offset
     # Faces spread evenly over the buckets: read a fair share (with slack) of each first, then re-read in
     # full only the buckets whose share ended inside the top ``wanted`` (their next rows might belong there).
     share = min(wanted, wanted // predictions.BUCKETS * 2 + 4)
     buckets = list(range(predictions.BUCKETS))
-    results = dict(zip(buckets, db.concurrently([(cql, (key, version, b, share)) for b in buckets]), strict=True))
+    first = predictions.queue_buckets(db, persona_id, version, buckets, share, most_confident_first)
+    results = dict(zip(buckets, first, strict=True))
 
-    def rank(row) -> tuple:
-        return (row.score, row.face_id)
+    def rank(p: predictions.Prediction) -> tuple:
+        return (p.score, p.face_id)
 
     def top() -> list:
         merged = sorted((r for rows in results.values() for r in rows), key=rank, reverse=most_confident_first)
@@ -169,12 +151,12 @@ def review_queue(db: Database, persona_id: uuid.UUID | None, version: int, limit
             return last >= cutoff if most_confident_first else last <= cutoff
 
         again = [b for b in buckets if may_have_more(results[b])]
-        for b, rows in zip(again, db.concurrently([(cql, (key, version, b, wanted)) for b in again]), strict=True):
+        more = predictions.queue_buckets(db, persona_id, version, again, wanted, most_confident_first)
+        for b, rows in zip(again, more, strict=True):
             results[b] = rows
         if again:
             best = top()
-    return [predictions.Prediction(r.face_id, persona_id, r.score, r.distance, version, r.image_id)
-            for r in best[offset:]]  # fmt: skip
+    return best[offset:]
 
 
 # --- faces ---------------------------------------------------------------------------------------
@@ -182,17 +164,7 @@ def review_queue(db: Database, persona_id: uuid.UUID | None, version: int, limit
 
 def faces_by_id(db: Database, face_ids: list[str]) -> dict[str, faces.Face]:
     """Many faces at once (concurrent single-partition reads)."""
-    ids = list(dict.fromkeys(face_ids))
-    if not ids:
-        return {}
-    stmt = db.prepare("SELECT * FROM faces WHERE face_id = ?")
-    futures = [db.session.execute_async(stmt.bind((fid,))) for fid in ids]
-    out: dict[str, faces.Face] = {}
-    for fid, future in zip(ids, futures, strict=True):
-        row = future.result().one()
-        if row is not None:
-            out[fid] = faces._face(row)
-    return out
+    return faces.get_many_concurrently(db, face_ids)
 
 
 def cards(db: Database, face_ids: list[str], scores: dict[str, float] | None = None,
@@ -248,11 +220,9 @@ def confirmed_of_personas(db: Database, people: list[personas.Persona]) -> list[
     """Per persona, in order: its confirmed faces and the newest of them. One round of concurrent reads
     (three columns of each persona's label buckets): 300 personas, 12,000 labels took 1.5 s one persona
     after the other, here."""
-    cql = "SELECT face_id, verdict, labeled_at FROM labels_by_persona WHERE persona_id = ? AND bucket IN ?"
-    buckets = list(range(labels.BUCKETS))
     oldest = datetime.min.replace(tzinfo=UTC)
     out = []
-    for rows in db.concurrently([(cql, (p.persona_id, buckets)) for p in people]):
+    for rows in labels.of_personas(db, [p.persona_id for p in people]):
         own = [r for r in rows if r.verdict == labels.CONFIRM]
         newest = max(own, key=lambda r: r.labeled_at.replace(tzinfo=UTC) if r.labeled_at else oldest, default=None)
         out.append((len(own), newest.face_id if newest else None))
@@ -341,7 +311,7 @@ def image_detail(db: Database, image_id: str) -> dict | None:
     """The image and its faces: one read, of the image's ``faces_by_image`` partition, where the image's card
     and its faces' cards are. An image stored before its card existed (migration 0007) is read from the
     ``images`` table, faces stored before theirs (0006) from the face tables."""
-    card_rows = list(db.execute(face_cards.CARDS_OF_IMAGE_CQL, (image_id,)))
+    card_rows = face_cards.rows_of_image(db, image_id)
     image = images.from_card_row(card_rows[0]) if card_rows else None
     if image is None:
         image = images.get(db, image_id)

@@ -3,7 +3,8 @@
 Every user row carries a ``session_epoch``: a random value each login copies into its session cookie. A
 password or role change and a logout give the user a new epoch, so every session carrying the old one is
 refused (``visualization_web.auth``). Tokens carry an ``expires_at`` (``PP_API_TOKEN_DAYS``) and are also
-written with a Cassandra TTL, so expired tokens disappear from the tables by themselves.
+written with a Cassandra TTL, so expired tokens disappear from the tables by themselves. The rows are read
+and written by :mod:`common.repositories.users`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from common.db import Database
+from common.repositories import users as users_repo
 from common.settings import get_settings
 
 ROLES = ("viewer", "labeler", "admin")
@@ -76,40 +78,37 @@ def put(db: Database, username: str, password: str, role: str) -> User:
     if len(password or "") < 8:
         raise UserError("password must have at least 8 characters")
     epoch = new_epoch()
-    db.execute(
-        "INSERT INTO users (username, password_hash, role, created_at, session_epoch) VALUES (?, ?, ?, ?, ?)",
-        (username, generate_password_hash(password, method=PASSWORD_METHOD), _check_role(role),
-         datetime.now(UTC), epoch),
-    )  # fmt: skip
+    password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+    users_repo.put_user(db, username, password_hash, _check_role(role), datetime.now(UTC), epoch)
     return User(username, role, epoch)
 
 
 def get(db: Database, username: str) -> User | None:
     if not username:  # an empty partition key is an error in Cassandra, not a miss
         return None
-    row = db.one("SELECT username, role, session_epoch FROM users WHERE username = ?", (username,))
-    return User(row.username, row.role or "viewer", row.session_epoch or "") if row else None
+    row = users_repo.get_user(db, username)
+    return User(row.username, row.role or "viewer", row.session_epoch) if row else None
 
 
 def renew_session_epoch(db: Database, username: str) -> str:
     """A new epoch for an existing user (logout): no cookie issued before, that one included, is accepted
     again. Returns the new epoch."""
     epoch = new_epoch()
-    if get(db, username) is not None:  # an UPDATE of a missing row would create it
-        db.execute("UPDATE users SET session_epoch = ? WHERE username = ?", (epoch, username))
+    if get(db, username) is not None:  # writing the epoch of a missing user would create it
+        users_repo.set_session_epoch(db, username, epoch)
     return epoch
 
 
 def authenticate(db: Database, username: str, password: str) -> User | None:
     row = None
     if username:
-        row = db.one("SELECT username, password_hash, role, session_epoch FROM users WHERE username = ?", (username,))
+        row = users_repo.login_row(db, username)
     if row is None or not row.password_hash:
         check_password_hash(_DUMMY_HASH, password or "")  # same time whether or not the user exists
         return None
     if not check_password_hash(row.password_hash, password or ""):
         return None
-    return User(row.username, row.role or "viewer", row.session_epoch or "")
+    return User(row.username, row.role or "viewer", row.session_epoch)
 
 
 def password_matches(db: Database, username: str, password: str) -> bool:
@@ -117,7 +116,7 @@ def password_matches(db: Database, username: str, password: str) -> bool:
 
 
 def has_users(db: Database) -> bool:
-    return db.one("SELECT username FROM users LIMIT 1") is not None
+    return users_repo.any_user(db)
 
 
 def ensure_admin(db: Database, username: str, password: str) -> bool:
@@ -154,16 +153,7 @@ def create_token(db: Database, username: str, name: str, days: int | None = None
     expires = now + timedelta(days=days)
     ttl = days * 86400
     digest = _hash(secret)
-    db.execute(
-        "INSERT INTO api_tokens (token_hash, token_id, username, name, created_at, expires_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) USING TTL ?",
-        (digest, token_id, username, name, now, expires, ttl),
-    )
-    db.execute(
-        "INSERT INTO api_tokens_by_user (username, token_id, token_hash, name, created_at, expires_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) USING TTL ?",
-        (username, token_id, digest, name, now, expires, ttl),
-    )
+    users_repo.put_token(db, users_repo.TokenRow(digest, token_id, username, name, now, expires), ttl)
     return Token(token_id, username, name, now, expires), secret
 
 
@@ -174,7 +164,7 @@ def _expiry(created_at: datetime | None, expires_at: datetime | None) -> datetim
 
 
 def user_for_token(db: Database, secret: str) -> User | None:
-    row = db.one("SELECT username, created_at, expires_at FROM api_tokens WHERE token_hash = ?", (_hash(secret or ""),))
+    row = users_repo.token_by_hash(db, _hash(secret or ""))
     if row is None:
         return None
     expiry = _expiry(row.created_at, row.expires_at)
@@ -183,25 +173,19 @@ def user_for_token(db: Database, secret: str) -> User | None:
     return get(db, row.username)
 
 
-def _token(row) -> Token:
-    return Token(row.token_id, row.username, row.name or "", row.created_at, _expiry(row.created_at, row.expires_at))
+def _token(row: users_repo.TokenRow) -> Token:
+    return Token(row.token_id, row.username, row.name, row.created_at, _expiry(row.created_at, row.expires_at))
 
 
 def list_tokens(db: Database, username: str) -> list[Token]:
-    rows = db.execute("SELECT * FROM api_tokens_by_user WHERE username = ?", (username,))
-    return [_token(r) for r in rows]
+    return [_token(r) for r in users_repo.tokens_of_user(db, username)]
 
 
 def list_all_tokens(db: Database) -> list[Token]:
     """Every user's tokens (admins). Tokens are few (one partition per user, expired ones vanish by TTL)."""
-    rows = db.execute(f"SELECT * FROM api_tokens_by_user LIMIT {MAX_LISTED_TOKENS}")
+    rows = users_repo.all_tokens(db, MAX_LISTED_TOKENS)
     return sorted((_token(r) for r in rows), key=lambda t: (t.username, t.token_id))
 
 
 def revoke_token(db: Database, username: str, token_id: str) -> bool:
-    row = db.one("SELECT token_hash FROM api_tokens_by_user WHERE username = ? AND token_id = ?", (username, token_id))
-    if row is None:
-        return False
-    db.execute("DELETE FROM api_tokens WHERE token_hash = ?", (row.token_hash,))
-    db.execute("DELETE FROM api_tokens_by_user WHERE username = ? AND token_id = ?", (username, token_id))
-    return True
+    return users_repo.delete_token(db, username, token_id)

@@ -27,6 +27,7 @@ from common.classifier import registry
 from common.classifier.artifacts import ArtifactIntegrityError, dump_model, save_artifact, sign
 from common.classifier.model import OpenSetClassifier
 from common.db import Database
+from common.repositories import models as models_repo
 from common.storage import BlobNotFound, BlobStore, InvalidKey, get_blob_store
 from common.storage.base import validate_key
 
@@ -107,7 +108,7 @@ def _replace(db: Database, store: BlobStore, old: registry.ModelVersion, model: 
 
 def deactivate(db: Database, version: int, actor: str, reason: str) -> None:
     """No active model (predictions are unknown) until the next training promotes one."""
-    db.execute("DELETE FROM active_model WHERE name = ?", (registry.ACTIVE_NAME,))
+    models_repo.clear_active(db)
     read_model.changed(db)
     registry.record_history(db, version, version, "deactivate", actor, reason)
 
@@ -115,9 +116,5 @@ def deactivate(db: Database, version: int, actor: str, reason: str) -> None:
 def _erase_version(db: Database, store: BlobStore, mv: registry.ModelVersion, reason: str) -> None:
     with contextlib.suppress(InvalidKey, BlobNotFound):
         store.delete(validate_key(mv.artifact_key))
-    db.execute(
-        "UPDATE model_versions SET status = ?, reason = ?, artifact_key = ?, artifact_hmac = ? "
-        "WHERE bucket = ? AND version = ?",
-        (registry.ERASED, f"erased: held faces removed by a {reason}", "", "", registry.BUCKET, mv.version),
-    )
+    models_repo.drop_artifact(db, mv.version, registry.ERASED, f"erased: held faces removed by a {reason}")
     read_model.changed(db)

@@ -1,9 +1,9 @@
 """The model registry: versions (LWT-allocated numbers), the active version, promotion history.
 
-Tables (docs/data-model.md): ``sequences``, ``model_versions``, ``active_model``,
-``promotion_history``. Statuses: candidate, active, rejected, retired, erased (a privacy erase removed
-faces it was trained on: its artifact is deleted and it can never be promoted again, see
-:mod:`common.classifier.erasure`).
+Its tables (``sequences``, ``model_versions``, ``active_model``, ``promotion_history``) are read and
+written by :mod:`common.repositories.models`; this module holds the rules. Statuses: candidate, active,
+rejected, retired, erased (a privacy erase removed faces it was trained on: its artifact is deleted and it
+can never be promoted again, see :mod:`common.classifier.erasure`).
 
 A version is loaded only through :func:`load_model`, which checks the artifact's pinned key, SHA-256 and
 HMAC signature (:mod:`common.classifier.artifacts`) before unpickling.
@@ -11,24 +11,36 @@ HMAC signature (:mod:`common.classifier.artifacts`) before unpickling.
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from cassandra.util import uuid_from_time
-
 from common import read_model
-from common.classifier.artifacts import check_bytes, check_key, load_artifact
+from common.classifier.artifacts import check_bytes, check_key, load_artifact, sign
 from common.classifier.model import OpenSetClassifier
 from common.db import Database
+from common.repositories import models as models_repo
+from common.repositories.models import (
+    HistoryEntry,
+    ModelVersion,
+    active_version,
+    get_version,
+    history,
+    insert_version,
+    latest_version,
+    list_versions,
+    next_version,
+    record_history,
+    set_status,
+)
+from common.storage import get_blob_store
+
+__all__ = [  # the registry's reads and writes, from its repository (common/repositories/models.py)
+    "HistoryEntry", "ModelVersion", "active_version", "get_version", "history",
+    "insert_version", "latest_version", "list_versions", "next_version", "record_history", "set_status",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
-BUCKET = 0
-ACTIVE_NAME = "default"
-SEQUENCE_NAME = "model_version"
 CANDIDATE, ACTIVE, REJECTED, RETIRED, ERASED = "candidate", "active", "rejected", "retired", "erased"
 PROMOTING_ACTIONS = ("promote", "auto-promote", "erase-rewrite")
 
@@ -37,105 +49,8 @@ class RegistryError(ValueError):
     """A registry request that cannot be done (unknown version, nothing to roll back to)."""
 
 
-@dataclass
-class ModelVersion:
-    version: int
-    status: str
-    reason: str = ""
-    metrics: dict = field(default_factory=dict)
-    label_counts: dict = field(default_factory=dict)
-    data_digest: str = ""
-    embedder: str = ""
-    library_versions: dict = field(default_factory=dict)
-    duration_s: float = 0.0
-    artifact_key: str = ""
-    artifact_sha256: str = ""
-    created_at: datetime | None = None
-    promoted_at: datetime | None = None
-    trigger_event: uuid.UUID | None = None
-    artifact_hmac: str = ""
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    version: int
-    previous_version: int | None
-    action: str
-    actor: str
-    reason: str
-
-
-def _version(r) -> ModelVersion:
-    return ModelVersion(
-        r.version, r.status or "", r.reason or "", json.loads(r.metrics or "{}"), json.loads(r.label_counts or "{}"),
-        r.data_digest or "", r.embedder or "", json.loads(r.library_versions or "{}"), r.duration_s or 0.0,
-        r.artifact_key or "", r.artifact_sha256 or "", r.created_at, r.promoted_at, r.trigger_event,
-        getattr(r, "artifact_hmac", None) or "",
-    )  # fmt: skip
-
-
-# ------------------------------------------------------------------ versions
-def next_version(db: Database, attempts: int = 50) -> int:
-    """Allocate the next model version number with a lightweight transaction (unique across workers)."""
-    for _ in range(attempts):
-        row = db.one("SELECT value FROM sequences WHERE name = ?", (SEQUENCE_NAME,))
-        if row is None or row.value is None:
-            result = db.one("INSERT INTO sequences (name, value) VALUES (?, ?) IF NOT EXISTS", (SEQUENCE_NAME, 1))
-            if result.applied:
-                return 1
-            continue
-        result = db.one("UPDATE sequences SET value = ? WHERE name = ? IF value = ?",
-                        (row.value + 1, SEQUENCE_NAME, row.value))  # fmt: skip
-        if result.applied:
-            return row.value + 1
-    raise RuntimeError("could not allocate a model version number (contention)")
-
-
-def insert_version(db: Database, mv: ModelVersion) -> None:
-    db.execute(
-        "INSERT INTO model_versions (bucket, version, status, reason, metrics, label_counts, data_digest, embedder, "
-        "library_versions, duration_s, artifact_key, artifact_sha256, trigger_event, created_at, promoted_at, "
-        "artifact_hmac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (BUCKET, mv.version, mv.status, mv.reason, json.dumps(mv.metrics, default=str),
-         json.dumps(mv.label_counts, default=str), mv.data_digest, mv.embedder,
-         json.dumps(mv.library_versions), mv.duration_s, mv.artifact_key, mv.artifact_sha256, mv.trigger_event,
-         mv.created_at or datetime.now(UTC), mv.promoted_at, mv.artifact_hmac),
-    )  # fmt: skip
-
-
-def set_status(db: Database, version: int, status: str, reason: str | None = None) -> None:
-    if reason is None:
-        db.execute("UPDATE model_versions SET status = ? WHERE bucket = ? AND version = ?", (status, BUCKET, version))
-    else:
-        db.execute("UPDATE model_versions SET status = ?, reason = ? WHERE bucket = ? AND version = ?",
-                   (status, reason, BUCKET, version))  # fmt: skip
-
-
-def list_versions(db: Database, limit: int = 200) -> list[ModelVersion]:
-    """Newest first."""
-    return [_version(r) for r in db.execute("SELECT * FROM model_versions WHERE bucket = ? LIMIT ?", (BUCKET, limit))]
-
-
-def latest_version(db: Database) -> ModelVersion | None:
-    row = db.one("SELECT * FROM model_versions WHERE bucket = ? LIMIT 1", (BUCKET,))
-    return _version(row) if row else None
-
-
-def get_version(db: Database, version: int) -> ModelVersion | None:
-    row = db.one("SELECT * FROM model_versions WHERE bucket = ? AND version = ?", (BUCKET, int(version)))
-    return _version(row) if row else None
-
-
-def active_version(db: Database) -> int | None:
-    row = db.one("SELECT version FROM active_model WHERE name = ?", (ACTIVE_NAME,))
-    return row.version if row else None
-
-
 def load_model(db: Database, version: int, store=None) -> OpenSetClassifier:
     """The version's classifier, after its artifact's key, SHA-256 and signature matched the registry row."""
-    from common.storage import get_blob_store
-
     mv = get_version(db, version)
     if mv is None:
         raise RegistryError(f"no model version {version}")
@@ -148,9 +63,6 @@ def resign(db: Database, version: int, store=None) -> bool:
     """Sign the artifact of a version from before signing (upgrade path; run by an operator who trusts the
     current registry and blob store). Checks key and SHA-256 first; unpickles nothing. False when the
     version is signed already or has no artifact to sign."""
-    from common.classifier.artifacts import sign
-    from common.storage import get_blob_store
-
     mv = get_version(db, version)
     if mv is None:
         raise RegistryError(f"no model version {version}")
@@ -160,27 +72,8 @@ def resign(db: Database, version: int, store=None) -> bool:
     data = (store or get_blob_store()).get(mv.artifact_key)
     signature = sign(data)
     check_bytes(data, mv.artifact_sha256, signature)
-    db.execute("UPDATE model_versions SET artifact_hmac = ? WHERE bucket = ? AND version = ?",
-               (signature, BUCKET, version))  # fmt: skip
+    models_repo.set_artifact_hmac(db, version, signature)
     return True
-
-
-# ------------------------------------------------------------------ history
-def record_history(db: Database, version: int, previous: int | None, action: str, actor: str, reason: str) -> None:
-    db.execute(
-        "INSERT INTO promotion_history (bucket, at, version, previous_version, action, actor, reason) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (BUCKET, uuid_from_time(datetime.now(UTC)), version, previous, action, actor, reason),
-    )
-
-
-def history(db: Database, limit: int = 50) -> list[HistoryEntry]:
-    """Newest first."""
-    from cassandra.util import datetime_from_uuid1
-
-    rows = db.execute("SELECT * FROM promotion_history WHERE bucket = ? LIMIT ?", (BUCKET, limit))
-    return [HistoryEntry(datetime_from_uuid1(r.at).replace(tzinfo=UTC), r.version, r.previous_version,
-                         r.action or "", r.actor or "", r.reason or "") for r in rows]  # fmt: skip
 
 
 # ---------------------------------------------------------- promote/rollback
@@ -196,9 +89,8 @@ def promote(db: Database, version: int, actor: str, reason: str = "", action: st
     now = datetime.now(UTC)
     if previous is not None and previous != version:
         set_status(db, previous, RETIRED)
-    db.execute("UPDATE model_versions SET status = ?, promoted_at = ? WHERE bucket = ? AND version = ?",
-               (ACTIVE, now, BUCKET, version))  # fmt: skip
-    db.execute("INSERT INTO active_model (name, version, updated_at) VALUES (?, ?, ?)", (ACTIVE_NAME, version, now))
+    models_repo.set_promoted(db, version, ACTIVE, now)
+    models_repo.set_active(db, version, now)
     read_model.changed(db)
     record_history(db, version, previous, action, actor, reason)
     log.info("model v%s active (was v%s): %s by %s", version, previous, action, actor)
@@ -230,7 +122,7 @@ def rollback(db: Database, actor: str, reclassify: bool = True) -> int:
 
 
 def request_reclassify_all(version: int) -> None:
-    from common import task_names
+    from common import messages
     from common.celery_app import celery_app
 
-    celery_app.send_task(task_names.RECLASSIFY_ALL, kwargs={"version": version})
+    messages.send(messages.ReclassifyAll(version=version), celery_app.send_task)

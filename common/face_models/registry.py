@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import threading
 
+import redis
+
+from common.face_models.dlib_detectors import DlibCnnDetector, DlibHogDetector
 from common.face_models.embedder import DlibEmbedder
+from common.face_models.rate_limit import RedisRateLimiter
 from common.face_models.types import FaceDetector
 from common.settings import DetectorName, Settings
 
@@ -17,21 +21,14 @@ _embedders: dict[int, DlibEmbedder] = {}
 def build_detector(name: str, settings: Settings) -> FaceDetector:
     detector = DetectorName(name)
     if detector is DetectorName.dlib_hog:
-        from common.face_models.dlib_detectors import DlibHogDetector
-
         return DlibHogDetector(settings.detection_upsample)
     if detector is DetectorName.dlib_cnn:
-        from common.face_models.dlib_detectors import DlibCnnDetector
-
         return DlibCnnDetector(settings.detection_upsample)
     return _build_azure(settings)
 
 
 def _build_azure(settings: Settings) -> FaceDetector:
-    import redis
-
-    from common.face_models.azure_face import AzureFaceDetector
-    from common.face_models.rate_limit import RedisRateLimiter
+    from common.face_models.azure_face import AzureFaceDetector  # the Azure SDK: only for this detector
 
     if not settings.azure_face_endpoint or settings.azure_face_key is None:
         raise ValueError("the azure detector needs PP_AZURE_FACE_ENDPOINT and PP_AZURE_FACE_KEY")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from common.local_services.cassandra import LocalCassandra
+from common.local_services.redis_server import LocalRedis
 from common.settings import Settings
 
 
 def local_services(settings: Settings) -> list:
-    from common.local_services.cassandra import LocalCassandra
-    from common.local_services.redis_server import LocalRedis
-
     redis_port = urlparse(settings.redis_url).port or 6379
     return [
         LocalCassandra(settings.state_dir, native_port=settings.cassandra_port),

@@ -19,7 +19,7 @@ before migration 0006) are read from the face tables instead (:func:`from_tables
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -132,6 +132,11 @@ def from_tables(db: Database, face_ids: list[str]) -> dict[str, Card]:
     return cards
 
 
+def rows_of_image(db: Database, image_id: str) -> list[Any]:
+    """The image's ``faces_by_image`` partition: its image card (static columns) and its faces' cards."""
+    return list(db.execute(CARDS_OF_IMAGE_CQL, (image_id,)))
+
+
 def whole_card_statement(card: Card, since: datetime) -> Statement:
     """The whole card written at once (every column, the label maps replaced): a backfill's write."""
     p = card.prediction
@@ -164,3 +169,20 @@ def from_row(row: Any) -> Card:
         row.det_score, row.crop_key or "",
         [CardLabel(pid, verdict, users.get(pid) or "") for pid, verdict in verdicts.items()], prediction,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CardPresence:
+    """Whether a ``faces_by_image`` row stands for a face, and whether its card is written."""
+
+    image_id: str
+    face_id: str
+    is_face: bool
+    has_card: bool
+
+
+def scan_presence(db: Database, page_size: int) -> Iterator[CardPresence]:
+    """Every ``faces_by_image`` row, paged by the driver (a full-table read, for the card backfill)."""
+    rows = db.execute("SELECT image_id, face_id, box_left, card_since FROM faces_by_image", fetch_size=page_size)
+    for row in rows:
+        yield CardPresence(row.image_id, row.face_id, is_face(row), row.card_since is not None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,6 +10,8 @@ import numpy as np
 
 from common import read_model
 from common.db import Database
+from common.db.in_reads import in_statements
+from common.db.point_reads import read_many
 from common.repositories import face_cards
 
 EMBEDDING_DTYPE = np.dtype("<f4")
@@ -27,6 +29,26 @@ class Face:
     crop_key: str
     created_at: datetime | None = None
     vanished_at: datetime | None = None  # re-extraction no longer finds this (labeled) face; kept, flagged
+
+
+@dataclass(frozen=True)
+class FaceVector:
+    """A face's embedding with what reclassification needs besides (no box, no crop)."""
+
+    face_id: str
+    image_id: str
+    embedding: np.ndarray
+    embedder: str
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """What a face card shows of a face: its image, box and crop (no embedding: the bulk of a face row)."""
+
+    face_id: str
+    image_id: str
+    box: tuple[int, int, int, int]
+    crop_key: str
 
 
 def encode_embedding(vector: np.ndarray) -> bytes:
@@ -110,12 +132,74 @@ def get_many(db: Database, face_ids: list[str]) -> dict[str, Face]:
     return out
 
 
-IDS_OF_IMAGE_CQL = "SELECT face_id, box_left FROM faces_by_image WHERE image_id = ?"  # rows: face_cards.is_face
+def get_many_concurrently(db: Database, face_ids: list[str]) -> dict[str, Face]:
+    """Many faces at once (concurrent single-partition reads, all in flight together: a page's worth)."""
+    ids = list(dict.fromkeys(face_ids))
+    if not ids:
+        return {}
+    stmt = db.prepare("SELECT * FROM faces WHERE face_id = ?")
+    futures = [db.session.execute_async(stmt.bind((fid,))) for fid in ids]
+    out: dict[str, Face] = {}
+    for fid, future in zip(ids, futures, strict=True):
+        row = future.result().one()
+        if row is not None:
+            out[fid] = _face(row)
+    return out
+
+
+def crops(db: Database, face_ids: list[str]) -> dict[str, FaceCrop]:
+    """Face id -> what its card shows, for the faces that exist: one round of concurrent ``IN`` reads."""
+    cql = "SELECT face_id, image_id, box_left, box_top, box_width, box_height, crop_key FROM faces WHERE face_id IN ?"
+    return {
+        r.face_id: FaceCrop(r.face_id, r.image_id, (r.box_left, r.box_top, r.box_width, r.box_height), r.crop_key or "")
+        for rows in db.concurrently(in_statements(cql, face_ids))
+        for r in rows
+    }
+
+
+def vectors(db: Database, face_ids: Iterable[str]) -> dict[str, FaceVector]:
+    """Face id -> embedding of the faces that exist (concurrent point reads, a bounded number in flight)."""
+    ids = list(dict.fromkeys(face_ids))
+    rows = read_many(db, "SELECT face_id, image_id, embedding, embedder FROM faces WHERE face_id = ?",
+                     [(f,) for f in ids])  # fmt: skip
+    return {r.face_id: _vector(r) for found in rows for r in found}
+
+
+def _vector(r) -> FaceVector:
+    return FaceVector(r.face_id, r.image_id or "", decode_embedding(r.embedding), r.embedder or "")
+
+
+def scan_vectors(db: Database, page_size: int = 2000) -> dict[str, FaceVector]:
+    """Every face with its embedding (a paged full read of ``faces``: far cheaper than point reads)."""
+    rows = db.execute("SELECT face_id, image_id, embedding, embedder FROM faces", fetch_size=page_size)
+    return {r.face_id: _vector(r) for r in rows}
+
+
+def scan_image_and_face_ids(db: Database, page_size: int = 5000) -> list[tuple[str, str]]:
+    """(image_id, face_id) of every face, in table order (a paged full read of ``faces``)."""
+    rows = db.execute("SELECT face_id, image_id FROM faces", fetch_size=page_size)
+    return [(r.image_id or "", r.face_id) for r in rows]
+
+
+def count(db: Database) -> int:
+    """Every face (a full-table ``COUNT(*)``: slow, for counts kept off the request path)."""
+    return db.one("SELECT COUNT(*) AS n FROM faces").n
+
+
+_IDS_OF_IMAGE_CQL = "SELECT face_id, box_left FROM faces_by_image WHERE image_id = ?"  # rows: face_cards.is_face
 
 
 def ids_for_image(db: Database, image_id: str) -> list[str]:
-    rows = db.execute(IDS_OF_IMAGE_CQL, (image_id,))
+    rows = db.execute(_IDS_OF_IMAGE_CQL, (image_id,))
     return [r.face_id for r in rows if face_cards.is_face(r)]
+
+
+def ids_of_images(db: Database, image_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Image id -> its face ids (concurrent reads of the images' ``faces_by_image`` partitions)."""
+    ids = list(dict.fromkeys(image_ids))
+    rows = read_many(db, _IDS_OF_IMAGE_CQL, [(i,) for i in ids])
+    return {image_id: [r.face_id for r in found if face_cards.is_face(r)]
+            for image_id, found in zip(ids, rows, strict=True)}  # fmt: skip
 
 
 def for_image(db: Database, image_id: str) -> list[Face]:

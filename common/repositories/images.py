@@ -200,3 +200,14 @@ def delete(db: Database, image: Image) -> None:
             (image.created_at.date(), image.created_at, image.image_id),
         )
     read_model.changed(db)
+
+
+def count(db: Database) -> int:
+    """Every image row (a full-table ``COUNT(*)``: slow, for counts kept off the request path)."""
+    return db.one("SELECT COUNT(*) AS n FROM images").n
+
+
+def scan_ids(db: Database, page_size: int = 1000) -> Iterator[str]:
+    """The id of every image row, paged by the driver (a full-table read)."""
+    for row in db.execute("SELECT image_id FROM images", fetch_size=page_size):
+        yield row.image_id

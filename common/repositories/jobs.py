@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -176,6 +177,38 @@ def record_extracted_statement(job_id: str, item_key: str, faces: int) -> tuple[
         "WHERE job_id = ? AND bucket = ? AND item_key = ?",
         (faces, datetime.now(UTC), job_id, bucket_of(item_key, BUCKETS), item_key),
     )
+
+
+@dataclass(frozen=True)
+class LabelOutcome:
+    """What a labeled-folder import (``input_worker.folder_labels``) did with an item."""
+
+    item_key: str
+    outcome: str | None  # the file's: stored, duplicate, rejected
+    reason: str | None
+    label_outcome: str | None
+    label_note: str | None
+    label_persona: str | None
+
+
+def record_label(db: Database, job_id: str, item_key: str, persona: str | None, outcome: str, note: str) -> None:
+    db.execute(
+        "UPDATE ingest_job_items SET label_persona = ?, label_outcome = ?, label_note = ? "
+        "WHERE job_id = ? AND bucket = ? AND item_key = ?",
+        (persona, outcome, note, job_id, bucket_of(item_key, BUCKETS), item_key),
+    )
+
+
+def label_outcomes(db: Database, job_id: str) -> Iterator[LabelOutcome]:
+    """Every item of a job with what happened to its label (bucket after bucket, paged by the driver)."""
+    for bucket in range(BUCKETS):
+        rows = db.execute(
+            "SELECT item_key, outcome, reason, label_outcome, label_note, label_persona "
+            "FROM ingest_job_items WHERE job_id = ? AND bucket = ?",
+            (job_id, bucket),
+        )
+        for r in rows:
+            yield LabelOutcome(r.item_key, r.outcome, r.reason, r.label_outcome, r.label_note, r.label_persona)
 
 
 def items(db: Database, job_id: str) -> list[Item]:

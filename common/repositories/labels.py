@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from common import read_model
 from common.db import Database
+from common.db.in_reads import in_statements
+from common.db.point_reads import read_many
 from common.repositories import face_cards
 from common.repositories.ids import bucket_of
 
@@ -24,6 +27,20 @@ class Label:
     verdict: str
     labeled_by: str = ""
     labeled_at: datetime | None = None
+
+
+@dataclass
+class FaceLabels:
+    """A face's verdicts: the persona it is confirmed as (if any) and the personas it is rejected for."""
+
+    confirmed: uuid.UUID | None = None
+    rejected: set[uuid.UUID] = field(default_factory=set)
+
+    def add(self, persona_id: uuid.UUID, verdict: str) -> None:
+        if verdict == CONFIRM:
+            self.confirmed = persona_id
+        elif verdict == REJECT:
+            self.rejected.add(persona_id)
 
 
 def _row(r) -> Label:
@@ -108,3 +125,53 @@ def for_persona(db: Database, persona_id: uuid.UUID, verdict: str | None = None)
 
 def all_labels(db: Database, persona_ids: list[uuid.UUID]) -> list[Label]:
     return [label for pid in persona_ids for label in for_persona(db, pid)]
+
+
+def of_persona(db: Database, persona_id: uuid.UUID, limit: int) -> list[Label]:
+    """A persona's labels from all its buckets in one read (at most ``limit``), in no particular order."""
+    rows = db.execute("SELECT * FROM labels_by_persona WHERE persona_id = ? AND bucket IN ? LIMIT ?",
+                      (persona_id, list(range(BUCKETS)), limit))  # fmt: skip
+    return [_row(r) for r in rows]
+
+
+def of_personas(db: Database, persona_ids: Sequence[uuid.UUID]) -> list[list[Label]]:
+    """Per persona, in order, its labels (face, verdict and time only): one round of concurrent reads."""
+    cql = "SELECT face_id, verdict, labeled_at FROM labels_by_persona WHERE persona_id = ? AND bucket IN ?"
+    buckets = list(range(BUCKETS))
+    results = db.concurrently([(cql, (persona_id, buckets)) for persona_id in persona_ids])
+    return [[Label(r.face_id, persona_id, r.verdict, "", r.labeled_at) for r in rows]
+            for persona_id, rows in zip(persona_ids, results, strict=True)]  # fmt: skip
+
+
+def confirmed_among(db: Database, face_ids: list[str]) -> set[str]:
+    """Those of ``face_ids`` confirmed as some persona: one round of concurrent ``IN`` reads."""
+    cql = "SELECT face_id, verdict FROM labels_by_face WHERE face_id IN ?"
+    return {r.face_id for rows in db.concurrently(in_statements(cql, face_ids)) for r in rows if r.verdict == CONFIRM}
+
+
+def of_faces(db: Database, face_ids: Iterable[str]) -> dict[str, FaceLabels]:
+    """Face id -> its verdicts (concurrent point reads of ``labels_by_face``, a bounded number in flight)."""
+    ids = list(dict.fromkeys(face_ids))
+    rows = read_many(db, "SELECT persona_id, verdict FROM labels_by_face WHERE face_id = ?", [(f,) for f in ids])
+    out: dict[str, FaceLabels] = {}
+    for face_id, found in zip(ids, rows, strict=True):
+        verdicts = FaceLabels()
+        for r in found:
+            verdicts.add(r.persona_id, r.verdict)
+        out[face_id] = verdicts
+    return out
+
+
+def of_faces_from_persona_partitions(db: Database, persona_ids: Sequence[uuid.UUID],
+                                     wanted: set[str]) -> dict[str, FaceLabels]:  # fmt: skip
+    """The verdicts of ``wanted`` faces, read as whole ``labels_by_persona`` partitions (few personas, many
+    faces: fewer reads than ``of_faces``)."""
+    keys = [(p, b) for p in persona_ids for b in range(BUCKETS)]
+    cql = "SELECT face_id, persona_id, verdict FROM labels_by_persona WHERE persona_id = ? AND bucket = ?"
+    out = {f: FaceLabels() for f in wanted}
+    for found in read_many(db, cql, keys):
+        for r in found:
+            verdicts = out.get(r.face_id)
+            if verdicts is not None:
+                verdicts.add(r.persona_id, r.verdict)
+    return out

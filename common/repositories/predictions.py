@@ -100,6 +100,30 @@ def queue(db: Database, persona_id: uuid.UUID | None, model_version: int, limit:
     return rows[offset : offset + limit]
 
 
+def queue_buckets(db: Database, persona_id: uuid.UUID | None, model_version: int, buckets: list[int],
+                  limit: int, most_confident_first: bool = False) -> list[list[Prediction]]:  # fmt: skip
+    """The first ``limit`` predictions of each of ``buckets`` of a review queue (None: unknown faces), most
+    uncertain first by default: one round of concurrent reads; the predictions per bucket, in order."""
+    order = "DESC" if most_confident_first else "ASC"
+    cql = ("SELECT face_id, score, distance, image_id FROM predictions_by_persona WHERE persona_id = ? "
+           f"AND model_version = ? AND bucket = ? ORDER BY score {order} LIMIT ?")  # fmt: skip
+    key = _key(persona_id)
+    results = db.concurrently([(cql, (key, model_version, bucket, limit)) for bucket in buckets])
+    return [[Prediction(r.face_id, persona_id, r.score, r.distance, model_version, r.image_id) for r in rows]
+            for rows in results]  # fmt: skip
+
+
+def count_predicted_and_unknown(db: Database, page_size: int = 5000) -> tuple[int, int]:
+    """(faces predicted as a persona, faces predicted unknown): a paged full read of ``predictions_by_face``."""
+    predicted = unknown = 0
+    for row in db.execute("SELECT persona_id FROM predictions_by_face", fetch_size=page_size):
+        if row.persona_id is None:
+            unknown += 1
+        else:
+            predicted += 1
+    return predicted, unknown
+
+
 def drop_version_queue(db: Database, persona_id: uuid.UUID | None, model_version: int) -> None:
     """Remove a superseded version's review queue of one persona (whole partitions)."""
     for bucket in range(BUCKETS):

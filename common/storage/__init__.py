@@ -6,11 +6,12 @@ from functools import lru_cache
 
 from common.settings import Settings, StorageBackend, get_settings
 from common.storage.base import BlobNotFound, BlobStore, InvalidKey, content_key, sha256_hex
+from common.storage.local import LocalBlobStore
 
 
 def build_blob_store(settings: Settings) -> BlobStore:
     if settings.storage_backend is StorageBackend.azure_files:
-        from common.storage.azure_files import AzureFilesBlobStore
+        from common.storage.azure_files import AzureFilesBlobStore  # the Azure SDK: only for this backend
 
         if settings.azure_files_connection_string is None:
             raise ValueError("PP_AZURE_FILES_CONNECTION_STRING is required for the azure-files backend")
@@ -19,8 +20,6 @@ def build_blob_store(settings: Settings) -> BlobStore:
             settings.azure_files_share,
             settings.azure_files_prefix,
         )
-    from common.storage.local import LocalBlobStore
-
     return LocalBlobStore(settings.blob_root)
 
 

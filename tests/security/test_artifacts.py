@@ -18,6 +18,7 @@ from common.classifier import clear_cache, load_active, registry
 from common.classifier.artifacts import dump_model, save_artifact, sign
 from common.classifier.model import OpenSetClassifier
 from common.classifier.synthetic import clustered
+from common.repositories import models as models_repo
 from common.storage import content_key, get_blob_store, sha256_hex
 from trainer_worker.cli import cmd_models
 
@@ -46,7 +47,7 @@ def _register(db, signed: bool = True, seed: int = 1) -> int:
 def _point_row_at(db, version: int, key: str, sha: str) -> None:
     """The attacker's database write."""
     db.execute("UPDATE model_versions SET artifact_key = ?, artifact_sha256 = ? WHERE bucket = ? AND version = ?",
-               (key, sha, registry.BUCKET, version))  # fmt: skip
+               (key, sha, models_repo.BUCKET, version))  # fmt: skip
 
 
 def test_a_database_write_pointing_a_version_at_uploaded_bytes_runs_no_code(login, web_db, tmp_path):

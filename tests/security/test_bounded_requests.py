@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from common.classifier.registry import ACTIVE_NAME
 from common.repositories import jobs
+from common.repositories.models import ACTIVE_NAME
 
 FIVE_MB = 5 * 1024 * 1024
 

@@ -14,10 +14,10 @@ import pytest
 from cassandra.protocol import OverloadedErrorMessage
 from cassandra.query import BatchStatement
 
-from common.classifier import registry
 from common.db import Database
 from common.ingest_requests import start_upload_ingest
 from common.repositories import faces, images, jobs
+from common.repositories import models as models_repo
 from common.settings import get_settings
 from common.storage import content_key, get_blob_store, sha256_hex
 from common.task_retry import INFRASTRUCTURE_ERRORS, is_infrastructure_error
@@ -88,7 +88,7 @@ def test_an_item_hit_by_overload_is_retried_not_rejected(clean_tables, quiet_que
     db = clean_tables
     job_id = start_upload_ingest(db, [("face.jpg", encode(astronaut(), quality=85))], actor="test")
     batches: list[dict] = []
-    ingest.run_job(db, job_id, get_settings(), send=lambda name, kwargs: batches.append(kwargs))
+    ingest.run_job(db, job_id, get_settings(), send=lambda message: batches.append(message.kwargs()))
     assert len(batches) == 1
     with overloaded(monkeypatch, db, "INSERT INTO images", times=3) as fault:
         result = input_tasks.ingest_batch.apply(kwargs=batches[0])
@@ -118,7 +118,7 @@ def test_loading_the_active_model_under_overload_retries_instead_of_predicting_n
 
     db = clean_tables
     db.execute("INSERT INTO active_model (name, version, updated_at) VALUES (?, ?, toTimestamp(now()))",
-               (registry.ACTIVE_NAME, 1))  # fmt: skip
+               (models_repo.ACTIVE_NAME, 1))  # fmt: skip
     clear_cache()
     with overloaded(monkeypatch, db, "FROM model_versions", times=2), pytest.raises(OverloadedErrorMessage):
         load_active(db, max_age=0)

@@ -1,74 +1,12 @@
-"""The JSON API under /api/v1 (one module per resource); errors are JSON (see errors.py)."""
+"""The JSON API under /api/v1 (one module per resource); errors are JSON (see errors.py).
+
+``blueprint`` holds the blueprint, ``fields`` the request parsing the resources share; importing this
+package registers every resource's routes on the blueprint.
+"""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
-from flask import Blueprint, request
-
-from visualization_web.errors import ApiError
-
-bp = Blueprint("api", __name__)
-
-
-def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    return data
-
-
-def field(data: dict, name: str, kind: type = str, required: bool = True, default: Any = None) -> Any:
-    value = data.get(name, default)
-    if value is None:
-        if required:
-            raise ApiError(422, f"'{name}' is required")
-        return default
-    if kind is bool and not isinstance(value, bool):
-        raise ApiError(422, f"'{name}' must be true or false")
-    if kind is not bool and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise ApiError(422, f"'{name}' must be a {kind.__name__}")
-    if isinstance(value, str) and not is_text(value):
-        raise ApiError(422, f"'{name}' must be valid Unicode text")
-    return value
-
-
-def is_text(value: str) -> bool:
-    """False for strings JSON can carry but UTF-8 cannot (lone surrogates such as "\\udb0e")."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def as_uuid(value: Any, what: str = "id", status: int = 404) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        raise ApiError(status, f"no such {what}: {str(value)[:64]!r}") from None
-
-
-def int_query(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"query parameter '{name}' must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, f"query parameter '{name}' must be between {low} and {high}")
-    return value
-
-
-def event_json(event) -> dict:
-    return {"event_id": str(event.event_id), "kind": event.kind, "actor": event.actor, "subject": event.subject,
-            "at": event.at.isoformat(), "payload": event.payload}  # fmt: skip
-
-
-from visualization_web.api import (  # noqa: E402, F401  (registers the routes)
+from visualization_web.api import (  # noqa: F401  (registers the routes)
     events_api,
     images_api,
     ingest_api,
@@ -79,3 +17,6 @@ from visualization_web.api import (  # noqa: E402, F401  (registers the routes)
     predict_api,
     tokens_api,
 )
+from visualization_web.api.blueprint import bp
+
+__all__ = ["bp"]

@@ -6,7 +6,8 @@ from flask import jsonify, request
 
 from common.db import get_database
 from visualization_web import dashboard_queries
-from visualization_web.api import as_uuid, bp, event_json, int_query
+from visualization_web.api.blueprint import bp
+from visualization_web.api.fields import as_uuid, event_json, int_query
 from visualization_web.errors import ApiError
 
 

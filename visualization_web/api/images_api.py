@@ -9,7 +9,8 @@ from flask import jsonify, request
 from common.db import get_database
 from common.repositories import images
 from visualization_web import queries
-from visualization_web.api import bp, int_query
+from visualization_web.api.blueprint import bp
+from visualization_web.api.fields import int_query
 from visualization_web.errors import ApiError
 
 

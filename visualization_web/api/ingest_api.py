@@ -7,7 +7,8 @@ from flask import jsonify, request
 from common.db import get_database
 from common.repositories import jobs
 from visualization_web import ingest_service
-from visualization_web.api import body, bp, field, int_query
+from visualization_web.api.blueprint import bp
+from visualization_web.api.fields import body, field, int_query
 from visualization_web.auth import actor, require
 
 

@@ -8,7 +8,8 @@ from common import labeling
 from common.db import get_database
 from common.repositories import labels
 from visualization_web import queries
-from visualization_web.api import as_uuid, body, bp, event_json, field, is_text
+from visualization_web.api.blueprint import bp
+from visualization_web.api.fields import as_uuid, body, event_json, field, is_text
 from visualization_web.auth import actor, require
 from visualization_web.errors import ApiError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from visualization_web.api import bp
+from visualization_web.api.blueprint import bp
 
 _ERR = {"$ref": "#/components/responses/Error"}
 _OBJ = {"type": "object", "additionalProperties": True}

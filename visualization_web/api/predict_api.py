@@ -11,11 +11,13 @@ from __future__ import annotations
 import numpy as np
 from flask import jsonify, request
 
+from common.classifier import load_active
 from common.db import get_database
+from common.face_models import detect_and_embed
 from common.images import InvalidImage
 from common.settings import Settings, get_settings
 from visualization_web import queries
-from visualization_web.api import bp
+from visualization_web.api.blueprint import bp
 from visualization_web.auth import require
 from visualization_web.errors import ApiError
 
@@ -54,21 +56,13 @@ def predict():
     settings = get_settings()
     name, data = _image_bytes(settings)
     try:
-        from common.face_models import detect_and_embed
-    except ImportError as exc:
-        raise ApiError(503, "face detection is not installed yet") from exc
-    try:
         found = detect_and_embed(data, name, settings)
     except InvalidImage as exc:
         raise ApiError(422, f"not a usable image: {exc.reason}") from exc
     db = get_database()
     results: list = []
     version = None
-    try:
-        from common.classifier import load_active
-    except ImportError:
-        load_active = None
-    classifier = load_active(db) if load_active else None
+    classifier = load_active(db)
     if classifier is not None and found:
         version = classifier.version
         vectors = np.vstack([np.asarray(f.embedding, dtype=np.float64) for f in found])

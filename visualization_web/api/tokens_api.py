@@ -10,7 +10,8 @@ from flask import g, jsonify, request
 
 from common.db import get_database
 from visualization_web import users
-from visualization_web.api import body, bp, field
+from visualization_web.api.blueprint import bp
+from visualization_web.api.fields import body, field
 from visualization_web.auth import actor, require
 from visualization_web.errors import ApiError
 

@@ -1,12 +1,9 @@
-"""Server-rendered pages, one module per area."""
+"""Server-rendered pages, one module per area; importing this package registers every page's routes on
+the blueprint (``blueprint``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
-
-bp = Blueprint("pages", __name__)
-
-from visualization_web.pages import (  # noqa: E402, F401  (registers the routes)
+from visualization_web.pages import (  # noqa: F401  (registers the routes)
     dashboard,
     events_page,
     images_page,
@@ -15,3 +12,6 @@ from visualization_web.pages import (  # noqa: E402, F401  (registers the routes
     personas_page,
     unknown_page,
 )
+from visualization_web.pages.blueprint import bp
+
+__all__ = ["bp"]

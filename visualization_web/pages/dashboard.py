@@ -7,7 +7,7 @@ from flask import render_template
 from common.db import get_database
 from common.settings import get_settings
 from visualization_web import corpus_counts, dashboard_queries, queries
-from visualization_web.pages import bp
+from visualization_web.pages.blueprint import bp
 from visualization_web.pages.models_page import model_summary
 
 

@@ -9,7 +9,7 @@ from flask import render_template, request
 from common.db import get_database
 from common.repositories import images
 from visualization_web import page_cache, queries
-from visualization_web.pages import bp
+from visualization_web.pages.blueprint import bp
 from visualization_web.pages.common import int_arg
 
 

@@ -12,7 +12,7 @@ from common.settings import get_settings
 from visualization_web import ingest_service
 from visualization_web.auth import actor, require
 from visualization_web.errors import ApiError
-from visualization_web.pages import bp
+from visualization_web.pages.blueprint import bp
 from visualization_web.pages.common import done
 
 

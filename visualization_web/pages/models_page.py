@@ -6,21 +6,21 @@ import logging
 
 from flask import render_template, request
 
+from common.classifier import registry
 from common.db import get_database
 from visualization_web import charts, models_service, queries
 from visualization_web.auth import actor, require
-from visualization_web.pages import bp
+from visualization_web.pages.blueprint import bp
 from visualization_web.pages.common import done, int_arg
 
 log = logging.getLogger(__name__)
 
 
 def model_summary(db, version: int | None) -> dict | None:
-    module = queries.registry()
-    if module is None or version is None:
+    if version is None:
         return None
     try:
-        model = module.get_version(db, version)
+        model = registry.get_version(db, version)
     except Exception as exc:
         log.warning("model %s unavailable: %s", version, exc)
         return None
@@ -30,10 +30,7 @@ def model_summary(db, version: int | None) -> dict | None:
 @bp.get("/models")
 def models():
     db = get_database()
-    module = queries.registry()
-    if module is None:
-        return render_template("models.html", available=False, versions=[], history=[], selected=None)
-    versions = [models_service.version_dict(v) for v in module.list_versions(db)]
+    versions = [models_service.version_dict(v) for v in registry.list_versions(db)]
     active = queries.active_version(db)
     chosen = int_arg("version", active or (versions[0]["version"] if versions else 0), 0, 10**9)
     selected = next((v for v in versions if v["version"] == chosen), None)
@@ -51,7 +48,7 @@ def models():
         confusion = {"cells": cells, "size": size, "labels": labels, "cell": 28, "offset": 150,
                      "pairs": charts.most_confused(counts, labels)}  # fmt: skip
     return render_template(
-        "models.html", available=True, versions=versions, active=active, selected=selected, chart=chart,
+        "models.html", versions=versions, active=active, selected=selected, chart=chart,
         confusion=confusion, history=models_service.history(db),
     )  # fmt: skip
 

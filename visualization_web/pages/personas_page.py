@@ -11,7 +11,7 @@ from common.db import get_database
 from common.repositories import personas
 from visualization_web import page_cache, queries
 from visualization_web.auth import actor, require
-from visualization_web.pages import bp
+from visualization_web.pages.blueprint import bp
 from visualization_web.pages.common import done, int_arg, parse_uuid
 
 PER_PAGE = 60

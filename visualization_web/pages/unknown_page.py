@@ -9,7 +9,7 @@ from common.db import get_database
 from common.repositories import labels, personas
 from visualization_web import clustering, queries
 from visualization_web.auth import actor, require
-from visualization_web.pages import bp
+from visualization_web.pages.blueprint import bp
 from visualization_web.pages.common import done
 
 # Groups on one page, largest first. Each is a set of forms; hundreds of them (singletons of a large corpus)

@@ -6,8 +6,10 @@ import uuid
 import pytest
 from kombu import Connection
 
-from common import celery_app, poison_messages  # noqa: F401 (celery_app installs our Redis transport)
+from common import poison_messages
 from common.broker_qos import QoS
+
+poison_messages.install()  # our Redis transport, as the worker entry points install it
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from common.face_card_backfill import backfill_image_cards
+from common.messages import ExtractImage
 from common.repositories import faces, images
 from input_worker.extract import extract_image
 from tests.support import seed
@@ -117,7 +118,7 @@ def test_a_redelivered_extraction_repairs_a_stale_card(clean_tables, settings):
                (images.STORED, seeded.image_id))  # fmt: skip  # the processed copy did not land
     assert _page(db, seeded.image_id)["status"] == images.STORED
 
-    assert extract_image(db, seeded.image_id, settings, send=lambda *args: None) == 1
+    assert extract_image(db, ExtractImage(image_id=seeded.image_id), settings, send=lambda *args: None) == 1
 
     assert _card(db, seeded.image_id) == images.get(db, seeded.image_id)
     assert _page(db, seeded.image_id)["status"] == images.PROCESSED

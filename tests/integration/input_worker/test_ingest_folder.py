@@ -8,10 +8,10 @@ import time
 import pytest
 from PIL import Image
 
-from common import task_names
 from common.celery_app import celery_app
 from common.face_models import EMBEDDER_NAME
 from common.ingest_requests import start_ingest, start_upload_ingest
+from common.messages import ExtractImage, IngestBatch, IngestItem, send
 from common.repositories import face_cards, faces, images, jobs
 from common.storage import get_blob_store
 from input_worker.sources import discover
@@ -98,15 +98,15 @@ def test_the_same_tasks_delivered_twice_leave_one_row_per_image_and_face(
     items = [item.as_dict() for item in discover(str(photo_folder), {"operator": True}, settings)]
     jobs.set_discovered(db, job_id, len(items))
     for _ in range(2):
-        celery_app.send_task(task_names.INGEST_BATCH, kwargs={"job_id": job_id, "items": items})
+        send(IngestBatch(job_id=job_id, items=tuple(IngestItem(**item) for item in items)), celery_app.send_task)
     progress = wait_for_job(db, job_id)
     assert (progress.counts["stored"], progress.counts["rejected"], progress.counts["duplicate"]) == (6, 4, 0)
 
     # Extraction sent again for an already processed image, as a redelivery would.
     astronaut_item = jobs.get_item(db, job_id, "astronaut.jpg")
     for _ in range(2):
-        kwargs = {"image_id": astronaut_item.image_id, "job_id": job_id, "item_key": "astronaut.jpg"}
-        celery_app.send_task(task_names.EXTRACT_IMAGE, kwargs=kwargs)
+        message = ExtractImage(image_id=astronaut_item.image_id, job_id=job_id, item_key="astronaut.jpg")
+        send(message, celery_app.send_task)
     wait_for_job(db, job_id)
     time.sleep(3)  # let both redundant extractions run
     assert count_rows(db, "images") == 6

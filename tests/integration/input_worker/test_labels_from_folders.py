@@ -10,6 +10,7 @@ import pytest
 from common import labeling
 from common.cli import main as cli_main
 from common.ingest_requests import start_ingest
+from common.messages import ExtractImage
 from common.repositories import events, faces, jobs, labels, personas
 from common.repositories.ids import bucket_of
 from input_worker import extract, folder_labels
@@ -106,7 +107,8 @@ def test_redelivery_and_re_import_label_nothing_twice(clean_tables, input_worker
 
     # a redelivered extract task of an item that was labeled already
     item = next(i for i in jobs.items(db, first) if i.outcome == jobs.STORED)
-    extract.extract_image(db, item.image_id, settings, first, item.item_key, send=lambda *a, **k: None)
+    message = ExtractImage(image_id=item.image_id, job_id=first, item_key=item.item_key, labeled_folder=True)
+    extract.extract_image(db, message, settings, send=lambda *a, **k: None)
     # the same folder imported again: every image is a duplicate whose face is labeled already
     second = start_ingest(db, str(root), actor="cli:tester", options={"labels_from_folders": True})
     wait_for_job(db, second)

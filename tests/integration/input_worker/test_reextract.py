@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from common import task_names
+from common.messages import ExtractImage, Message
 from common.repositories import faces, images, labels
 from common.settings import Settings
 from common.storage import content_key, get_blob_store, sha256_hex
@@ -18,8 +19,8 @@ pytestmark = pytest.mark.integration
 
 
 class Sent(list):
-    def __call__(self, name: str, kwargs: dict) -> None:
-        self.append((name, kwargs))
+    def __call__(self, message: Message) -> None:
+        self.append((message.task_name, message.kwargs()))
 
 
 def stored_image(db, data: bytes, name: str) -> str:
@@ -34,7 +35,7 @@ def stored_image(db, data: bytes, name: str) -> str:
 def test_vanished_labeled_face_is_flagged_unlabeled_removed_and_both_come_back(clean_tables, settings):
     db = clean_tables
     image_id = stored_image(db, encode(collage(astronaut(), grace_hopper())), "pair.jpg")
-    assert extract_image(db, image_id, settings, send=Sent()) == 2
+    assert extract_image(db, ExtractImage(image_id=image_id), settings, send=Sent()) == 2
     labeled, unlabeled = sorted(faces.for_image(db, image_id), key=lambda f: f.box[0])
     persona = uuid.uuid4()
     labels.put(db, labeled.face_id, persona, labels.CONFIRM, "alice")
@@ -64,7 +65,7 @@ def test_vanished_labeled_face_is_flagged_unlabeled_removed_and_both_come_back(c
 def test_another_detector_keeps_the_face_id_and_its_labels(clean_tables, settings):
     db = clean_tables
     image_id = stored_image(db, encode(astronaut()), "astronaut.jpg")
-    extract_image(db, image_id, settings, send=Sent())
+    extract_image(db, ExtractImage(image_id=image_id), settings, send=Sent())
     [before] = faces.for_image(db, image_id)
     labels.put(db, before.face_id, uuid.uuid4(), labels.CONFIRM, "alice")
 
@@ -84,12 +85,13 @@ def test_an_extraction_redelivered_after_a_re_extraction_writes_nothing(clean_ta
     data = encode(collage(astronaut(), grace_hopper()))
     image_id = stored_image(db, data, "pair.jpg")
     key = content_key("images", image_id, ".jpg")
-    assert extract_image(db, image_id, settings, send=Sent(), blob_key=key) == 2
+    assert extract_image(db, ExtractImage(image_id=image_id, blob_key=key), settings, send=Sent()) == 2
     blind = Settings(**{**settings.model_dump(), "detection_max_side": 60})
     assert reextract_image(db, image_id, blind, send=Sent()).removed == 2  # nothing labeled: both removed
 
     sent = Sent()
-    assert extract_image(db, image_id, settings, send=sent, blob_key=key) == 0  # the old message again
+    old_message = ExtractImage(image_id=image_id, blob_key=key)
+    assert extract_image(db, old_message, settings, send=sent) == 0  # the old message again
     assert faces.for_image(db, image_id) == [] and sent == []
 
 
@@ -99,7 +101,7 @@ def test_an_image_erased_before_its_extraction_gets_no_rows(clean_tables, settin
     key = content_key("images", sha256_hex(data), ".jpg")
     get_blob_store().put(key, data)  # the blob is there, its row was erased
     sent = Sent()
-    assert extract_image(db, sha256_hex(data), settings, send=sent, blob_key=key) == 0
+    assert extract_image(db, ExtractImage(image_id=sha256_hex(data), blob_key=key), settings, send=sent) == 0
     assert images.get(db, sha256_hex(data)) is None and faces.ids_for_image(db, sha256_hex(data)) == []
     assert sent == []
 
@@ -108,6 +110,6 @@ def test_a_stored_image_that_does_not_decode_is_marked_failed_with_the_reason(cl
     db = clean_tables
     image_id = stored_image(db, encode(astronaut())[:5000], "cut.jpg")  # truncated after it was stored
     key = content_key("images", image_id, ".jpg")
-    assert extract_image(db, image_id, settings, send=Sent(), blob_key=key) == 0
+    assert extract_image(db, ExtractImage(image_id=image_id, blob_key=key), settings, send=Sent()) == 0
     image = images.get(db, image_id)
     assert image.status == images.FAILED and "cannot read stored image" in image.error

@@ -22,7 +22,7 @@ def _ingest(db, settings, redis_client, sent: list) -> jobs.Item:
     job_id = start_upload_ingest(db, [("face.jpg", PHOTO)], actor="alice")
     redis_client.delete("ingest")  # no input worker here: the test runs the batch itself
     ingest.ingest_batch(db, job_id, jobs.get(db, job_id).options["uploads"], settings,
-                        send=lambda name, kwargs: sent.append((name, kwargs)))  # fmt: skip
+                        send=lambda message: sent.append((message.task_name, message.kwargs())))  # fmt: skip
     return jobs.items(db, job_id)[0]
 
 

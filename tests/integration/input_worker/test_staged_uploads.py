@@ -7,9 +7,9 @@ import time
 import pytest
 from kombu.exceptions import OperationalError
 
-from common import task_names
 from common.celery_app import celery_app
 from common.ingest_requests import start_upload_ingest
+from common.messages import IngestBatch, IngestItem, IngestJob, Message, send
 from common.repositories import images, jobs
 from common.repositories.ids import bucket_of
 from common.storage import get_blob_store
@@ -53,8 +53,9 @@ def test_a_finished_upload_job_leaves_its_images_and_no_staged_copies(clean_tabl
     assert _stored_image(db, item).status == images.PROCESSED
 
     # The broker redelivers the batch (and the job) after the staged copies are gone: nothing changes.
-    batch = celery_app.send_task(task_names.INGEST_BATCH, kwargs={"job_id": job_id, "items": _items(db, job_id)})
-    job = celery_app.send_task(task_names.INGEST_JOB, kwargs={"job_id": job_id})
+    items = tuple(IngestItem(**item) for item in _items(db, job_id))
+    batch = send(IngestBatch(job_id=job_id, items=items), celery_app.send_task)
+    job = send(IngestJob(job_id=job_id), celery_app.send_task)
     for task in (batch, job):
         _wait_for_log(input_worker, f"[{task.id}] succeeded")
     again = wait_for_job(db, job_id)
@@ -102,13 +103,17 @@ def test_an_item_redelivered_after_its_staged_copy_is_gone_keeps_its_stored_imag
     redis_client.delete("ingest")  # this test runs the domain functions itself
     items = _items(db, job_id)
     sent: list[tuple[str, dict]] = []
-    ingest.ingest_batch(db, job_id, items, settings, send=lambda name, kwargs: sent.append((name, kwargs)))
+
+    def collect(message: Message) -> None:
+        sent.append((message.task_name, message.kwargs()))
+
+    ingest.ingest_batch(db, job_id, items, settings, send=collect)
     stored = _stored_image(db, jobs.get_item(db, job_id, "0001 face.jpg"))
     db.execute("DELETE FROM ingest_job_items WHERE job_id = ? AND bucket = ? AND item_key = ?",
                (job_id, bucket_of("0001 face.jpg", jobs.BUCKETS), "0001 face.jpg"))  # fmt: skip
     assert release_staged_uploads(job_id, items) == 2
 
-    ingest.ingest_batch(db, job_id, items, settings, send=lambda name, kwargs: sent.append((name, kwargs)))
+    ingest.ingest_batch(db, job_id, items, settings, send=collect)
 
     item = jobs.get_item(db, job_id, "0001 face.jpg")
     assert item.outcome == jobs.STORED and item.image_id == stored.image_id, item.reason
@@ -124,12 +129,12 @@ def test_a_rejected_upload_read_again_after_release_keeps_its_reason(clean_table
     job_id = start_upload_ingest(db, [("notes.jpg", b"hello" * 50)], actor="alice")
     redis_client.delete("ingest")
     items = _items(db, job_id)
-    ingest.ingest_batch(db, job_id, items, settings, send=lambda name, kwargs: None)
+    ingest.ingest_batch(db, job_id, items, settings, send=lambda message: None)
     first = jobs.get_item(db, job_id, "0001 notes.jpg")
     release_staged_uploads(job_id, items)
 
     outcome = ingest.ingest_item(db, job_id, jobs.get(db, job_id).source, SourceItem(**items[0]), settings,
-                                 send=lambda name, kwargs: None)  # fmt: skip
+                                 send=lambda message: None)  # fmt: skip
 
     assert outcome == jobs.REJECTED and "not an image" in first.reason
     assert jobs.get_item(db, job_id, "0001 notes.jpg").reason == first.reason

@@ -79,3 +79,16 @@ def test_redis_urls_use_the_poison_safe_transport_and_rediss_keeps_tls():
     secure = Connection("rediss://:key@cache.example:10000/0")
     assert secure.get_transport_cls() is poison_messages.Transport
     assert secure.ssl, "kombu's rediss default (TLS on) must still apply"
+
+
+@pytest.mark.parametrize(
+    ("module", "installed"),
+    [("common.celery_app", False), ("input_worker.app", True), ("trainer_worker.app", True)],
+)
+def test_the_worker_entry_points_install_the_filter_and_importing_the_celery_app_does_not(module, installed):
+    import subprocess
+    import sys
+
+    probe = f"import {module}; from kombu import Connection; print(Connection('redis://').get_transport_cls())"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert ("common.poison_messages.Transport" in out) is installed, out
