@@ -29,12 +29,12 @@ from contextlib import contextmanager
 
 import redis
 
+from common import read_model
 from common.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 TOMBSTONES_KEY = "erased:faces"
-PAGE_CACHE_PATTERN = "pp:{keyspace}:page:*"  # visualization_web.page_cache's keys
 UNACKED_KEY, UNACKED_INDEX_KEY = "unacked", "unacked_index"  # kombu's Redis transport
 LOCK_WAIT_SECONDS = 30.0
 LOCK_SECONDS = 600
@@ -84,7 +84,7 @@ def erased_among(client: redis.Redis, face_ids: list[str]) -> set[str]:
 
 
 def drop_page_cache(client: redis.Redis, keyspace: str) -> int:
-    keys = list(client.scan_iter(match=PAGE_CACHE_PATTERN.format(keyspace=keyspace), count=500))
+    keys = list(client.scan_iter(match=read_model.PAGE_CACHE_KEY.format(keyspace=keyspace) + "*", count=500))
     for start in range(0, len(keys), 500):
         client.delete(*keys[start : start + 500])
     return len(keys)

@@ -21,6 +21,7 @@ from common import redis_client
 from common.db import Database
 
 log = logging.getLogger(__name__)
+PAGE_CACHE_KEY = "pp:{keyspace}:page:"  # + role and page: the web app's rendered pages (dropped by a privacy erase)
 
 
 def generation_key(keyspace: str) -> str:

@@ -28,7 +28,7 @@ from flask import after_this_request, current_app, g, session
 from markupsafe import escape
 
 from common import redis_client
-from common.read_model import generation_key
+from common.read_model import PAGE_CACHE_KEY, generation_key
 from common.settings import get_settings
 from visualization_web import csrf, read_generation
 
@@ -65,7 +65,7 @@ def _key(page: str) -> str | None:
     user = g.get("user")
     if user is None or session.get("_flashes"):
         return None
-    return f"pp:{get_settings().cassandra_keyspace}:page:{user.role}:{page}"
+    return f"{PAGE_CACHE_KEY.format(keyspace=get_settings().cassandra_keyspace)}{user.role}:{page}"
 
 
 def _lookup(client: redis.Redis, key: str) -> tuple[int, str | None]:

@@ -9,7 +9,6 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import ModuleType
 
 from common.classifier import registry as registry_module
 from common.db import Database
@@ -56,11 +55,6 @@ def crop_url(key: str) -> str | None:
 
 
 # --- model registry ------------------------------------------------------------------------------
-
-
-def registry() -> ModuleType:
-    """The model registry (``common.classifier.registry``), for the pages and API views that list versions."""
-    return registry_module
 
 
 def active_version(db: Database) -> int | None:
