@@ -39,7 +39,7 @@ DEFAULT_SOURCE = ROOT.parent / "shared" / "datasets" / "faces-small"
 def source_images(folder: Path | None) -> list[np.ndarray]:
     """Every readable image under ``folder``, or astronaut and Grace Hopper when there is none."""
     from common.images import InvalidImage, load_image
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
 
     out = []
     if folder and folder.is_dir():
@@ -101,7 +101,7 @@ def split_rounds(folder: Path, rounds: int) -> list[list[Path]]:
 
 def _raw_init() -> None:
     from common.face_models import get_detector, get_embedder
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
 
     settings = get_settings()
     get_detector(settings.face_detector.value, settings)
@@ -111,7 +111,7 @@ def _raw_init() -> None:
 def _raw_one(path: str) -> int:
     from common.face_models import extract_faces
     from common.images import load_image
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
 
     data = Path(path).read_bytes()
     return len(extract_faces(load_image(data, path, get_settings()).rgb))
@@ -198,7 +198,7 @@ class SystemRun:
 
     def __init__(self, processes: int, warmup: Path):
         from common.db import get_database
-        from common.ingest_requests import start_ingest
+        from common.ingest.requests import start_ingest
 
         celery = str(Path(sys.executable).with_name("celery"))
         self.worker = subprocess.Popen(
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
 
     redis_db = int(args.redis_url.rsplit("/", 1)[-1] or 15)
     with isolated(redis_db, "extract") as work:
-        from common.settings import get_settings
+        from common.infra.settings import get_settings
 
         settings = get_settings()
         images = work / "images"

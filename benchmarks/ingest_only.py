@@ -18,7 +18,7 @@ from benchmarks.isolated import isolated
 
 def measure(n: int, work: Path) -> dict:
     from common.db import get_database
-    from common.ingest_requests import start_ingest
+    from common.ingest.requests import start_ingest
     from common.repositories import jobs
     from tests.support.face_images import write_folder
     from tests.support.workers import WorkerProcess

@@ -33,7 +33,7 @@ def isolated(redis_db: int, name: str = "bench") -> Iterator[Path]:
     from common.db import reset_database
     from common.db.migrate import migrate
     from common.db.session import connect
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
     from common.storage import get_blob_store
 
     get_settings.cache_clear()

@@ -30,12 +30,12 @@ def _wait(check, timeout: float = 600.0, interval: float = 0.2):
 def measure(total_faces: int, personas: int, labeled_per_persona: int, work: Path) -> dict:
     import numpy as np
 
-    from common import labeling
-    from common.classifier import registry
     from common.classifier.synthetic import clustered
     from common.db import get_database
+    from common.infra.settings import get_settings
+    from common.labeling import actions as labeling
     from common.repositories import faces, ids, predictions
-    from common.settings import get_settings
+    from common.repositories import models as models_repo
     from tests.support.workers import WorkerProcess
 
     db = get_database()
@@ -71,14 +71,14 @@ def measure(total_faces: int, personas: int, labeled_per_persona: int, work: Pat
         def stamped(version: int) -> bool:
             return all((p := predictions.for_face(db, f)) is not None and p.model_version == version for f in unlabeled)
 
-        first = _wait(lambda: registry.active_version(db))
+        first = _wait(lambda: models_repo.active_version(db))
         _wait(lambda: stamped(first))
         # the measured action: one more confirmation
         extra = next(r for r in rows if r[0] not in labeled and y[rows.index(r)] == 0)
         started = time.perf_counter()
         labeling.confirm(db, extra[0], people[0], "bench")
         unlabeled.remove(extra[0])
-        second = _wait(lambda: (v := registry.active_version(db)) != first and v)
+        second = _wait(lambda: (v := models_repo.active_version(db)) != first and v)
         promoted_s = time.perf_counter() - started
         _wait(lambda: stamped(second))
         refreshed_s = time.perf_counter() - started

@@ -47,9 +47,9 @@ def bench_db(total_faces: int, personas: int, labeled: int, redis_db: int = 14) 
 def _bench_db(total_faces: int, personas: int, labeled: int) -> dict:
     from common.classifier import clear_cache
     from common.db import get_database
+    from common.infra.settings import get_settings
     from common.repositories import faces, ids, labels
     from common.repositories import personas as personas_repo
-    from common.settings import get_settings
 
     settings = get_settings()
     db = get_database()

@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.web_load import cpu_probe_ms, prime, summarize, wrk_window
-from common import read_model
 from common.db import Database
-from common.settings import get_settings
+from common.infra.settings import get_settings
+from common.repositories import read_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSONAS = 300

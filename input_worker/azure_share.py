@@ -1,6 +1,6 @@
 """Azure Files as an ingest source: ``azurefiles://<share>/<dir>`` or ``https://<acct>.file.core.windows.net/<share>/<dir>``.
 
-Which shares may be read is decided by :func:`common.ingest_sources.decide` (``PP_ALLOWED_INGEST_SHARES``,
+Which shares may be read is decided by :func:`common.ingest.sources.decide` (``PP_ALLOWED_INGEST_SHARES``,
 the configured account only); this module only opens and reads them. The connection string
 (``PP_AZURE_FILES_CONNECTION_STRING``) is the only credential: URLs carrying a SAS token are refused before
 a job exists, so no token is ever saved, shown or logged. The SDK lists one directory level at a time, so
@@ -16,8 +16,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.fileshare import ShareClient
 
 from common.images import InvalidImage
-from common.ingest_sources import AZURE, classify, decide
-from common.settings import Settings
+from common.infra.settings import Settings
+from common.ingest.sources import AZURE, classify, decide
 from common.storage.azure_files import walk_share
 
 

@@ -9,9 +9,16 @@ import time
 
 from tqdm import tqdm
 
+from common.db import get_database
+from common.infra.celery_app import celery_app
+from common.infra.messages import ReextractImage, send
+from common.infra.settings import DetectorName, get_settings
+from common.ingest.requests import start_ingest
+from common.ingest.sources import SourceRefused
 from common.repositories import images as images_repo
-from common.settings import DetectorName
+from common.repositories import jobs
 from input_worker import folder_labels
+from input_worker.reextract import reextract_image
 
 
 def register(subparsers) -> None:
@@ -34,10 +41,6 @@ def register(subparsers) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from common.db import get_database
-    from common.ingest_requests import start_ingest
-    from common.ingest_sources import SourceRefused
-
     db = get_database()
     options: dict = {"detector": args.detector} if args.detector else {}
     if args.labels_from_folders:
@@ -56,8 +59,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def follow(db, job_id: str, timeout: float = 0, interval: float = 1.0) -> int:
     """Show a progress bar until the job is done; print a summary and each rejected file's reason."""
-    from common.repositories import jobs
-
     deadline = time.monotonic() + timeout if timeout else None
     bar = tqdm(desc="ingest", unit="img", dynamic_ncols=True)
     try:
@@ -110,12 +111,6 @@ def print_label_summary(summary: folder_labels.Summary) -> None:
 
 
 def cmd_reextract(args: argparse.Namespace) -> int:
-    from common.celery_app import celery_app
-    from common.db import get_database
-    from common.messages import ReextractImage, send
-    from common.settings import get_settings
-    from input_worker.reextract import reextract_image
-
     if not args.image_ids and not args.all:
         print("give image ids or --all", file=sys.stderr)
         return 2

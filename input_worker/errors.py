@@ -8,7 +8,7 @@ from typing import TypeVar
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
 from common.face_models import DetectorUnavailable
-from common.task_retry import INFRASTRUCTURE_ERRORS
+from common.infra.task_retry import INFRASTRUCTURE_ERRORS
 
 TRANSIENT: tuple[type[BaseException], ...] = (
     *INFRASTRUCTURE_ERRORS,

@@ -13,14 +13,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from common import read_model
 from common.db import Database
 from common.face_models import EMBEDDER_NAME, DetectedFace, extract_faces
 from common.images import InvalidImage, load_image
-from common.messages import ExtractImage, ReclassifyBatch, Send
-from common.repositories import faces, images, jobs
+from common.infra.messages import ExtractImage, ReclassifyBatch, Send
+from common.infra.settings import Settings
+from common.repositories import faces, images, jobs, read_model
 from common.repositories.ids import face_id as derive_face_id
-from common.settings import Settings
 from common.storage import BlobNotFound, content_key, get_blob_store
 from input_worker import folder_labels, worker_deaths
 from input_worker.errors import TRANSIENT, result_or_failure

@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from common import labeling
 from common.db import Database
+from common.labeling import actions as labeling
 from common.repositories import jobs, labels, personas
 
 log = logging.getLogger(__name__)

@@ -15,13 +15,13 @@ from functools import partial
 
 from azure.core.exceptions import HttpResponseError
 
-from common import messages
-from common.celery_app import celery_app
 from common.db import Database
 from common.images import InvalidImage, load_image
-from common.messages import ExtractImage, IngestBatch, IngestItem, Message, Send
+from common.infra import messages
+from common.infra.celery_app import celery_app
+from common.infra.messages import ExtractImage, IngestBatch, IngestItem, Message, Send
+from common.infra.settings import Settings
 from common.repositories import images, jobs
-from common.settings import Settings
 from common.storage import content_key, get_blob_store, sha256_hex
 from input_worker import folder_labels, worker_deaths
 from input_worker.errors import TRANSIENT, result_or_failure

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from common.db import Database
 from common.face_models import EMBEDDER_NAME, extract_faces
 from common.images import load_image
-from common.messages import ReclassifyBatch, Send
+from common.infra.messages import ReclassifyBatch, Send
+from common.infra.settings import Settings
 from common.repositories import events, faces, images, labels, predictions
 from common.repositories.ids import face_id as derive_face_id
-from common.settings import Settings
 from common.storage import get_blob_store
 from input_worker.extract import crop_key
 from input_worker.ingest import publish

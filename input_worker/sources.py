@@ -1,6 +1,6 @@
 """Where images come from: a local folder (recursive), an Azure Files share, an http(s) URL, or uploads.
 
-Before listing or reading anything, the source is decided again by :func:`common.ingest_sources.decide`,
+Before listing or reading anything, the source is decided again by :func:`common.ingest.sources.decide`,
 the function the web app used before it created the job: a refused source fails the job with the reason.
 
 Discovery yields :class:`SourceItem` rows: ``key`` is unique within the job (the
@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 
 from common.db import Database, get_database
 from common.images import InvalidImage, display_name
-from common.ingest_requests import is_staged_key, staged_by
-from common.ingest_sources import (
+from common.infra.settings import Settings, get_settings
+from common.ingest.requests import is_staged_key, staged_by
+from common.ingest.sources import (
     AZURE,
     FOLDER,
     OPERATOR,
@@ -40,7 +41,6 @@ from common.ingest_sources import (
     within,
 )
 from common.repositories import images, jobs
-from common.settings import Settings, get_settings
 from common.storage import BlobNotFound, get_blob_store, sha256_hex
 from input_worker import azure_share, url_fetch
 

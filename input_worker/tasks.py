@@ -1,21 +1,21 @@
-"""Celery tasks of the input worker: thin adapters from a typed message (``common.messages``) to ingest.py,
+"""Celery tasks of the input worker: thin adapters from a typed message (``common.infra.messages``) to ingest.py,
 extract.py and reextract.py.
 
 Transient failures (Cassandra, Redis, Azure throttling) retry with exponential backoff and jitter (at most
 ``PP_TASK_RETRY_BACKOFF_MAX`` between tries), forever: work is never dropped. Bad input is recorded by the
 domain functions and never raises; kwargs that are not the task's message are recorded as a bad message
-(``common.task_intake``).
+(``common.task_runtime.task_intake``).
 """
 
 from __future__ import annotations
 
-from common import task_names
-from common.celery_app import celery_app
 from common.db import get_database
-from common.messages import ExtractImage, IngestBatch, IngestJob, ReextractImage
-from common.settings import get_settings
-from common.task_intake import receives
-from common.task_retry import retry_options
+from common.infra import task_names
+from common.infra.celery_app import celery_app
+from common.infra.messages import ExtractImage, IngestBatch, IngestJob, ReextractImage
+from common.infra.settings import get_settings
+from common.infra.task_retry import retry_options
+from common.task_runtime.task_intake import receives
 from input_worker import extract, ingest, reextract
 from input_worker.errors import TRANSIENT
 

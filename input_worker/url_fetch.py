@@ -1,7 +1,7 @@
 """Download one image URL without letting it reach inside the network (SSRF).
 
 Every hop (the URL and each redirect) is checked the same way: http or https only, no user info, every
-address the host resolves to public (:func:`common.ingest_sources.is_public_address`), and the connection
+address the host resolves to public (:func:`common.ingest.sources.is_public_address`), and the connection
 is made to that checked address (the name only goes into the Host header and TLS SNI, so a second DNS
 answer cannot swap in another address). At most :data:`MAX_REDIRECTS` redirects; one deadline for the
 whole download (resolution, connects, headers and body: a watchdog closes the socket when it passes) and a
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import urljoin, urlsplit
 
-from common.ingest_sources import is_public_address
+from common.ingest.sources import is_public_address
 
 MAX_REDIRECTS = 5
 DEADLINE_SECONDS = 30.0

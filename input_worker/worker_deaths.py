@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from common.images import InvalidImage
-from common.redis_client import redis_connection
+from common.infra.redis_client import redis_connection
 
 MAX_DEATHS = 3
 REASON = f"stopped the worker {MAX_DEATHS} times"

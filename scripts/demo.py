@@ -54,7 +54,7 @@ class Row:
 def run_demo(db, dataset: Path, actor: str = "demo", timeout: float = 900.0, say: Say = print) -> list[Row]:
     """Import ``train/`` with labels from folders, ingest the unlabeled folders, wait for retrain and
     reclassification; returns one row per unlabeled image. Re-running it adds nothing (all duplicates)."""
-    from common.ingest_requests import start_ingest
+    from common.ingest.requests import start_ingest
     from input_worker import folder_labels
 
     deadline = time.monotonic() + timeout
@@ -99,8 +99,8 @@ def _wait_job(db, job_id: str, deadline: float) -> None:
 
 def _wait_training(db, deadline: float) -> int:
     """Until every training event (labels, personas) is covered by a training; returns the active version."""
-    from common.classifier.registry import active_version
     from common.repositories import events
+    from common.repositories.models import active_version
     from trainer_worker import state
 
     while True:
@@ -126,8 +126,8 @@ def _image_ids(db, job_ids: dict[str, str]) -> dict[str, str]:
 
 
 def _wait_predictions(db, version: int, image_ids, deadline: float) -> None:
-    from common.classifier.registry import active_version
     from common.repositories import faces, labels, predictions
+    from common.repositories.models import active_version
 
     face_ids = [f.face_id for image_id in set(image_ids) for f in faces.for_image(db, image_id)]
     while True:
@@ -218,7 +218,7 @@ def builtin_dataset(folder: Path) -> Path:
 
 
 def _running_queues() -> set[str]:
-    from common.celery_app import celery_app
+    from common.infra.celery_app import celery_app
 
     replies = celery_app.control.inspect(timeout=2.0).active_queues() or {}
     return {q["name"] for queues in replies.values() for q in queues}

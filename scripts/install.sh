@@ -42,8 +42,8 @@ fi
 
 echo "==> Cassandra jars (Maven Central)"
 "$VENV/bin/python" -c "
-from common.settings import get_settings
-from common.local_services.cassandra import LocalCassandra
+from common.infra.settings import get_settings
+from common.infra.local_services.cassandra import LocalCassandra
 LocalCassandra(get_settings().state_dir).install()
 "
 echo "==> installed"

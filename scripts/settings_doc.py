@@ -1,4 +1,4 @@
-"""Print the settings table (Markdown) or .env.example from common.settings.Settings.
+"""Print the settings table (Markdown) or .env.example from common.infra.settings.Settings.
 
 python scripts/settings_doc.py table    # for README.md
 python scripts/settings_doc.py env      # .env.example
@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.settings import PROJECT_ROOT, Settings
+from common.infra.settings import PROJECT_ROOT, Settings
 
 
 def _default(field) -> str:

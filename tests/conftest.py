@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _clear_caches() -> None:
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
     from common.storage import get_blob_store
 
     get_settings.cache_clear()
@@ -50,7 +50,7 @@ def _clear_caches() -> None:
 @pytest.fixture(scope="session")
 def settings():
     _clear_caches()
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
 
     return get_settings()
 
@@ -58,7 +58,7 @@ def settings():
 @pytest.fixture(scope="session")
 def services(settings):
     """Start (or reuse) the local Cassandra and Redis; fail loudly if they cannot run."""
-    from common.local_services import local_services
+    from common.infra.local_services import local_services
 
     for service in local_services(settings):
         service.start()
@@ -103,7 +103,7 @@ def clean_tables(db):
     for table in tables:
         if table != "schema_migrations":
             db.session.execute(f"TRUNCATE {table}", timeout=60)
-    from common import read_model
+    from common.repositories import read_model
 
     read_model.changed(db)  # pages cached before the truncation are stale now
     from visualization_web import corpus_counts

@@ -7,8 +7,8 @@ poison-message filter (queue items that are not tasks are dropped and recorded, 
 before the worker opens its broker connection.
 """
 
-from common import poison_messages
-from common.celery_app import celery_app as app
+from common.infra.celery_app import celery_app as app
+from common.task_runtime import poison_messages
 
 poison_messages.install()
 app.autodiscover_tasks(["trainer_worker"], related_name="tasks", force=True)

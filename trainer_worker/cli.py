@@ -13,6 +13,14 @@ import json
 import sys
 import time
 
+from common.classifier import ArtifactIntegrityError, registry
+from common.classifier.signing import SigningKeyMissing
+from common.db import get_database
+from common.labeling.retrain_trigger import request_retrain
+from common.repositories import events
+from common.repositories import models as models_repo
+from trainer_worker.training import run_training
+
 
 def _actor() -> str:
     try:
@@ -22,16 +30,13 @@ def _actor() -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from common.classifier import ArtifactIntegrityError, registry
-    from common.classifier.signing import SigningKeyMissing
-    from common.db import get_database
-
     db = get_database()
     try:
         if args.action == "list":
-            return _print_versions(registry.list_versions(db, limit=args.limit), registry.active_version(db), args)
+            versions = models_repo.list_versions(db, limit=args.limit)
+            return _print_versions(versions, models_repo.active_version(db), args)
         if args.action == "history":
-            for h in registry.history(db, limit=args.limit):
+            for h in models_repo.history(db, limit=args.limit):
                 print(f"{h.at:%Y-%m-%d %H:%M:%S}  {h.action:<12} v{h.version} (was v{h.previous_version})  "
                       f"{h.actor}: {h.reason}")  # fmt: skip
             return 0
@@ -43,7 +48,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"v{args.version} is active; unlabeled faces are being reclassified")
             return 0
         if args.action == "resign":
-            versions = [args.version] if args.version is not None else [v.version for v in registry.list_versions(db)]
+            everything = [v.version for v in models_repo.list_versions(db)]
+            versions = [args.version] if args.version is not None else everything
             signed = [v for v in versions if registry.resign(db, v)]
             print(f"signed {len(signed)} artifact(s): {', '.join(f'v{v}' for v in signed) or 'none needed'}")
             return 0
@@ -74,20 +80,12 @@ def _print_versions(versions, active, args) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from common.classifier import registry
-    from common.db import get_database
-    from common.repositories import events
-
     db = get_database()
     if args.inline:
-        from trainer_worker.training import run_training
-
         outcome = run_training(db, reason="manual (cli, inline)", force=True)
         print(f"{outcome.status}: v{outcome.version} ({outcome.reason})")
         return 0 if outcome.status != "skipped" else 1
-    from common.retrain_trigger import request_retrain
-
-    latest = registry.latest_version(db)
+    latest = models_repo.latest_version(db)
     before = latest.version if latest else 0
     events.record(db, "model.retrain_requested", _actor(), "model", {"source": "cli"})
     request_retrain("manual (cli)", force=True)
@@ -96,7 +94,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         return 0
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        latest = registry.latest_version(db)
+        latest = models_repo.latest_version(db)
         if latest is not None and latest.version > before:
             print(f"v{latest.version}: {latest.status} ({latest.reason})")
             return 0 if latest.status in (registry.ACTIVE, registry.REJECTED) else 1

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import redis
 
 from common.db import Database
+from common.infra.settings import get_settings
+from common.labeling.retrain_trigger import last_request_age, request_retrain
 from common.repositories import events
-from common.retrain_trigger import last_request_age, request_retrain
-from common.settings import get_settings
 from trainer_worker import state
 from trainer_worker.retrain_job import training_running
 

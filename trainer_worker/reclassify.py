@@ -18,19 +18,19 @@ from datetime import UTC, datetime
 import numpy as np
 import redis
 
-from common import messages
 from common.classifier import load_active
 from common.classifier.model import EMBEDDING_DIM
-from common.classifier.registry import active_version, history
 from common.db import Database
-from common.privacy_erase import erased_among
+from common.infra import messages
+from common.infra.settings import get_settings
+from common.labeling.privacy_erase import erased_among
 from common.repositories import faces as faces_repo
 from common.repositories import labels as labels_repo
 from common.repositories import personas as personas_repo
 from common.repositories import predictions
 from common.repositories.faces import FaceVector, decode_embedding, encode_embedding
 from common.repositories.labels import FaceLabels
-from common.settings import get_settings
+from common.repositories.models import active_version, history
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def plan_batches(pairs: Iterable[tuple[str, str]], batch_size: int) -> list[list
 def reclassify_all(db: Database, client: redis.Redis, version: int) -> int:
     """Fan out RECLASSIFY_BATCH tasks for every face (``version``: the one promoted; skipped once another one is
     active); returns how many were sent."""
-    from common.celery_app import celery_app
+    from common.infra.celery_app import celery_app
 
     active = active_version(db)
     if active is None:
@@ -139,7 +139,7 @@ def reclassify_batch(db: Database, face_ids: list[str], client: redis.Redis | No
         extra = [f for ids in siblings.values() for f in ids if f not in vectors]
         vectors.update(faces_repo.vectors(db, extra))
     usable = {f: v for f, v in vectors.items() if v.embedding.shape == (EMBEDDING_DIM,)}
-    if client is not None:  # erased while this batch waited or ran: never written back (common.privacy_erase)
+    if client is not None:  # erased while this batch waited or ran: never written back (common.labeling.privacy_erase)
         for face_id in erased_among(client, list(usable)):
             del usable[face_id]
     labels = _labels(db, list(usable))

@@ -18,8 +18,8 @@ import redis
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from common.db import Database
-from common.retrain_trigger import FORCE_KEY, LOCK_KEY, latest_request_seq
-from common.settings import get_settings
+from common.infra.settings import get_settings
+from common.labeling.retrain_trigger import FORCE_KEY, LOCK_KEY, latest_request_seq
 from trainer_worker.training import TrainingOutcome, run_training
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
-"""Celery tasks of the trainer worker: thin adapters from a typed message (``common.messages``) to plain
+"""Celery tasks of the trainer worker: thin adapters from a typed message (``common.infra.messages``) to plain
 functions (idempotent on redelivery). Kwargs that are not the task's message are recorded as a bad message
-(``common.task_intake``).
+(``common.task_runtime.task_intake``).
 
 Outages (Cassandra, Redis) make a task retry with exponential backoff and jitter, without limit
 (``PP_TASK_RETRY_BACKOFF_MAX`` caps the wait): a retrain or a batch of predictions is never dropped.
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from common import messages, task_names
-from common.celery_app import celery_app
 from common.db import get_database
-from common.messages import CheckEvents, ReclassifyAll, ReclassifyBatch, Retrain
-from common.retrain_trigger import redis_connection
-from common.settings import get_settings
-from common.task_intake import receives
-from common.task_retry import retry_options
+from common.infra import messages, task_names
+from common.infra.celery_app import celery_app
+from common.infra.messages import CheckEvents, ReclassifyAll, ReclassifyBatch, Retrain
+from common.infra.settings import get_settings
+from common.infra.task_retry import retry_options
+from common.labeling.retrain_trigger import redis_connection
+from common.task_runtime.task_intake import receives
 from trainer_worker.events_check import check_events
 from trainer_worker.reclassify import decode_faces, reclassify_all, reclassify_batch
 from trainer_worker.retrain_job import BUSY, handle_retrain

@@ -16,8 +16,9 @@ from common.classifier.evaluation import evaluate
 from common.classifier.gate import decide
 from common.classifier.model import OpenSetClassifier
 from common.db import Database
+from common.infra.settings import Settings, get_settings
 from common.repositories import events
-from common.settings import Settings, get_settings
+from common.repositories import models as models_repo
 from common.storage import get_blob_store
 from trainer_worker import state
 from trainer_worker.training_data import gather
@@ -68,7 +69,7 @@ def run_training(db: Database, reason: str = "", force: bool = False,
     if not data.face_ids:
         state.mark_finished(db, covered)
         return TrainingOutcome("skipped", None, "no confirmed labels yet")
-    latest = registry.latest_version(db)
+    latest = models_repo.latest_version(db)
     if not force and latest is not None and latest.data_digest == digest:
         if latest.status == registry.CANDIDATE:  # a trainer died between registering and gating this version
             status, why = _gate(db, latest.version, latest.metrics, settings)
@@ -84,15 +85,15 @@ def run_training(db: Database, reason: str = "", force: bool = False,
     metrics = evaluate(model)  # also calibrates the temperature
     artifact = dump_model(model)
     key, sha = save_artifact(get_blob_store(), artifact)
-    version = registry.next_version(db)
+    version = models_repo.next_version(db)
     duration = round(time.monotonic() - started, 3)
-    mv = registry.ModelVersion(
+    mv = models_repo.ModelVersion(
         version=version, status=registry.CANDIDATE, reason=reason[:500], metrics=metrics,
         label_counts=data.label_counts, data_digest=digest, embedder=data.embedder,
         library_versions=library_versions(), duration_s=duration, artifact_key=key, artifact_sha256=sha,
         created_at=datetime.now(UTC), trigger_event=covered, artifact_hmac=sign(artifact),
     )  # fmt: skip
-    registry.insert_version(db, mv)
+    models_repo.insert_version(db, mv)
     status, why = _gate(db, version, metrics, settings)
     state.mark_finished(db, covered)
     log.info("trained v%s in %.2fs: %s (%s)", version, duration, status, why)
@@ -101,12 +102,12 @@ def run_training(db: Database, reason: str = "", force: bool = False,
 
 def _gate(db: Database, version: int, metrics: dict, settings: Settings) -> tuple[str, str]:
     """Promote ``version`` or reject it against the active model; returns (status, reason)."""
-    active = registry.active_version(db)
-    active_mv = registry.get_version(db, active) if active is not None and active != version else None
+    active = models_repo.active_version(db)
+    active_mv = models_repo.get_version(db, active) if active is not None and active != version else None
     decision = decide(metrics, active_mv.metrics if active_mv else None, settings.promotion_tolerance)
     if decision.promote:
         registry.promote(db, version, TRAINER_ACTOR, reason=decision.reason, action="auto-promote")
         return registry.ACTIVE, decision.reason
-    registry.set_status(db, version, registry.REJECTED, reason=decision.reason)
-    registry.record_history(db, version, active, "reject", TRAINER_ACTOR, decision.reason)
+    models_repo.set_status(db, version, registry.REJECTED, reason=decision.reason)
+    models_repo.record_history(db, version, active, "reject", TRAINER_ACTOR, decision.reason)
     return registry.REJECTED, decision.reason

@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Flask, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from common.settings import get_settings
+from common.infra.settings import get_settings
 from visualization_web import (
     api,
     auth,

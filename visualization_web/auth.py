@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
 from common.db import get_database
-from common.settings import get_settings
+from common.infra.settings import get_settings
 from visualization_web import csrf, login_throttle, users
 from visualization_web.errors import ApiError, wants_json
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import redis
 
-from common import redis_client
 from common.db import Database
+from common.infra import redis_client
+from common.infra.settings import get_settings
 from common.repositories import faces, images, jobs, personas, predictions
-from common.settings import get_settings
 from visualization_web import queries
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from typing import Any
 import redis
 
 from common.db import Database
-from common.health import check_workers
+from common.infra.settings import get_settings
+from common.infra.task_names import QUEUES
+from common.operations.health import check_workers
 from common.repositories import events
-from common.settings import get_settings
-from common.task_names import QUEUES
 
 log = logging.getLogger(__name__)
 

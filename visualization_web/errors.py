@@ -7,7 +7,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from common.labeling import Conflict, LabelingError, NotFound
+from common.labeling.actions import Conflict, LabelingError, NotFound
 from common.repositories.personas import NameTaken, PersonaError, PersonaNotFound
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ slow client's request and writes its response one at a time, so it needs a buffe
 AKS ingress is one). docs/web.md compares the two under load.
 """
 
-from common.settings import WebWorkerClass, get_settings
+from common.infra.settings import WebWorkerClass, get_settings
 
 _settings = get_settings()
 

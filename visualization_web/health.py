@@ -15,8 +15,8 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from common.health import Health, check_all
-from common.settings import get_settings
+from common.infra.settings import get_settings
+from common.operations.health import Health, check_all
 from visualization_web.auth import require
 
 bp = Blueprint("health", __name__)

@@ -1,8 +1,8 @@
 """Starting ingests (folder, Azure Files path, image URL or uploaded files) and reading their progress.
 
-Whether a source may be ingested is decided by :func:`common.ingest_sources.decide` (the input worker asks
+Whether a source may be ingested is decided by :func:`common.ingest.sources.decide` (the input worker asks
 it again): a refusal is a 4xx with its reason and no job. Uploads are counted before any body is read and
-streamed to the blob store by :func:`common.ingest_requests.start_upload_ingest`.
+streamed to the blob store by :func:`common.ingest.requests.start_upload_ingest`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import BinaryIO
 from flask import Request
 
 from common.db import Database
-from common.ingest_requests import UNREADABLE_NAME, Upload, start_upload_ingest, start_user_ingest
-from common.ingest_sources import Source, SourceRefused, decide, redact
+from common.infra.settings import get_settings
+from common.ingest.requests import UNREADABLE_NAME, Upload, start_upload_ingest, start_user_ingest
+from common.ingest.sources import Source, SourceRefused, decide, redact
 from common.repositories import jobs
-from common.settings import get_settings
 from visualization_web.errors import ApiError
 
 MAX_FILES = 500

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import redis
 
-from common import redis_client
-from common.settings import get_settings
+from common.infra import redis_client
+from common.infra.settings import get_settings
 
 log = logging.getLogger(__name__)
 

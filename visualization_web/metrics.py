@@ -22,7 +22,7 @@ from collections import defaultdict
 from flask import Flask, Response, abort, current_app, g, request
 
 from common.db import get_database
-from common.settings import get_settings
+from common.infra.settings import get_settings
 from visualization_web import corpus_counts, dashboard_queries, queries
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ from typing import Any
 
 from common.classifier import registry
 from common.db import Database
+from common.labeling.retrain_trigger import request_retrain
 from common.repositories import events
-from common.retrain_trigger import request_retrain
+from common.repositories import models as models_repo
 from visualization_web.errors import ApiError
 
 
@@ -29,7 +30,7 @@ def version_dict(model: Any) -> dict:
 
 def history(db: Database, limit: int = 50) -> list[dict]:
     out = []
-    for entry in registry.history(db, limit=limit):
+    for entry in models_repo.history(db, limit=limit):
         item = entry if isinstance(entry, dict) else dataclasses.asdict(entry)
         out.append({key: _iso(value) if not isinstance(value, str | int | float | type(None)) else value
                     for key, value in item.items()})  # fmt: skip
@@ -46,7 +47,7 @@ def _check(version: int) -> None:
 
 def get(db: Database, version: int) -> dict:
     _check(version)
-    model = registry.get_version(db, version)
+    model = models_repo.get_version(db, version)
     if model is None:
         raise ApiError(404, f"no model version {version}")
     return version_dict(model)
@@ -54,7 +55,7 @@ def get(db: Database, version: int) -> dict:
 
 def promote(db: Database, version: int, actor: str, reason: str = "") -> None:
     _check(version)
-    if registry.get_version(db, version) is None:
+    if models_repo.get_version(db, version) is None:
         raise ApiError(404, f"no model version {version}")
     try:
         registry.promote(db, version, actor, reason=reason)

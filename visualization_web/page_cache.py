@@ -1,7 +1,7 @@
 """Rendered review pages (persona, image), kept in Redis until the data under them changes.
 
 A page is stored under the viewer's role and the request path with its query, tagged with the read-model
-generation (``common.read_model``) read before it was rendered. Every write to labels, predictions,
+generation (``common.repositories.read_model``) read before it was rendered. Every write to labels, predictions,
 personas, faces, images or the active model bumps the generation, so a stored page is served only while
 the generation it was rendered under stands; the next request renders afresh and replaces it. One MGET
 reads the generation and the stored page together: a hit costs one Redis round trip, a miss two (with
@@ -27,9 +27,9 @@ import redis
 from flask import after_this_request, current_app, g, session
 from markupsafe import escape
 
-from common import redis_client
-from common.read_model import PAGE_CACHE_KEY, generation_key
-from common.settings import get_settings
+from common.infra import redis_client
+from common.infra.settings import get_settings
+from common.repositories.read_model import PAGE_CACHE_KEY, generation_key
 from visualization_web import csrf, read_generation
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from common.classifier import registry as registry_module
 from common.db import Database
-from common.ingest_sources import redact
+from common.ingest.sources import redact
 from common.repositories import face_cards, faces, images, labels, personas, predictions
 from visualization_web import read_generation
 
@@ -241,7 +241,7 @@ _personas: dict[str, tuple[int, float, list[personas.Persona], dict[uuid.UUID, s
 
 def _persona_list(db: Database) -> tuple[list[personas.Persona], dict[uuid.UUID, str]]:
     """Every persona sorted by name, and id -> name. Kept per process while the read-model generation stands
-    (every write to personas moves it: ``common.read_model``), at most a minute; read afresh when Redis is
+    (every write to personas moves it: ``common.repositories.read_model``), at most a minute; read afresh when Redis is
     unreachable."""
     current = read_generation.current(db.keyspace)
     now = time.monotonic()

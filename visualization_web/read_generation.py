@@ -1,4 +1,4 @@
-"""The read-model generation (``common.read_model``) as the web app's reads see it.
+"""The read-model generation (``common.repositories.read_model``) as the web app's reads see it.
 
 While the page cache renders a page it pins the generation it read with its lookup (:func:`pinned`), so
 the page's own cached reads (the persona list) use it instead of asking Redis again: a page render writes
@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import redis
 from flask import g, has_request_context
 
-from common import redis_client
-from common.read_model import generation
+from common.infra import redis_client
+from common.repositories.read_model import generation
 
 log = logging.getLogger(__name__)
 

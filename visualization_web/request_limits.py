@@ -16,7 +16,7 @@ from collections.abc import Callable
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from common.settings import Settings, get_settings
+from common.infra.settings import Settings, get_settings
 from visualization_web.errors import ApiError
 
 KIB = 1024

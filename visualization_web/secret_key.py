@@ -16,7 +16,7 @@ import secrets
 import time
 from pathlib import Path
 
-from common.settings import Settings
+from common.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

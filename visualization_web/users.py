@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from common.db import Database
+from common.infra.settings import get_settings
 from common.repositories import users as users_repo
-from common.settings import get_settings
 
 ROLES = ("viewer", "labeler", "admin")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}

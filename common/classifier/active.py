@@ -16,9 +16,10 @@ import numpy as np
 
 from common.classifier.artifacts import ArtifactIntegrityError
 from common.classifier.model import OpenSetClassifier, PredictionResult
-from common.classifier.registry import active_version, load_model
+from common.classifier.registry import load_model
 from common.db import Database
-from common.task_retry import is_infrastructure_error
+from common.infra.task_retry import is_infrastructure_error
+from common.repositories.models import active_version
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from common import read_model
 from common.classifier import registry
 from common.classifier.artifacts import ArtifactIntegrityError, dump_model, save_artifact, sign
 from common.classifier.model import OpenSetClassifier
 from common.db import Database
 from common.repositories import models as models_repo
+from common.repositories import read_model
 from common.storage import BlobNotFound, BlobStore, InvalidKey, get_blob_store
 from common.storage.base import validate_key
 
@@ -50,8 +50,8 @@ def erase_embeddings(db: Database, embeddings: np.ndarray, actor: str, store: Bl
     if len(embeddings) == 0:
         return result
     store = store or get_blob_store()
-    active = registry.active_version(db)
-    for mv in registry.list_versions(db, limit=100_000):
+    active = models_repo.active_version(db)
+    for mv in models_repo.list_versions(db, limit=100_000):
         if mv.status == registry.ERASED:
             continue
         model, holds = _inspect(db, store, mv, embeddings)
@@ -71,7 +71,7 @@ def erase_embeddings(db: Database, embeddings: np.ndarray, actor: str, store: Bl
     return result
 
 
-def _inspect(db: Database, store: BlobStore, mv: registry.ModelVersion,
+def _inspect(db: Database, store: BlobStore, mv: models_repo.ModelVersion,
              embeddings: np.ndarray) -> tuple[OpenSetClassifier | None, bool]:  # fmt: skip
     """(the loaded model or None, whether the version must be erased)."""
     if not mv.artifact_key:
@@ -86,15 +86,15 @@ def _inspect(db: Database, store: BlobStore, mv: registry.ModelVersion,
     return model, model.holds_any(embeddings)
 
 
-def _replace(db: Database, store: BlobStore, old: registry.ModelVersion, model: OpenSetClassifier, actor: str,
+def _replace(db: Database, store: BlobStore, old: models_repo.ModelVersion, model: OpenSetClassifier, actor: str,
              reason: str) -> int | None:  # fmt: skip
     if model.n_personas == 0:
         return None
     data = dump_model(model)
     key, sha = save_artifact(store, data)
-    version = registry.next_version(db)
+    version = models_repo.next_version(db)
     why = f"v{old.version} without erased faces ({reason})"
-    registry.insert_version(db, registry.ModelVersion(
+    models_repo.insert_version(db, models_repo.ModelVersion(
         version=version, status=registry.CANDIDATE, reason=why, metrics=old.metrics,
         label_counts={"confirmed": len(model.prototypes), "rejected": len(model.rejected),
                       "personas": model.n_personas},
@@ -110,10 +110,10 @@ def deactivate(db: Database, version: int, actor: str, reason: str) -> None:
     """No active model (predictions are unknown) until the next training promotes one."""
     models_repo.clear_active(db)
     read_model.changed(db)
-    registry.record_history(db, version, version, "deactivate", actor, reason)
+    models_repo.record_history(db, version, version, "deactivate", actor, reason)
 
 
-def _erase_version(db: Database, store: BlobStore, mv: registry.ModelVersion, reason: str) -> None:
+def _erase_version(db: Database, store: BlobStore, mv: models_repo.ModelVersion, reason: str) -> None:
     with contextlib.suppress(InvalidKey, BlobNotFound):
         store.delete(validate_key(mv.artifact_key))
     models_repo.drop_artifact(db, mv.version, registry.ERASED, f"erased: held faces removed by a {reason}")

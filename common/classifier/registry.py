@@ -14,30 +14,22 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from common import read_model
 from common.classifier.artifacts import check_bytes, check_key, load_artifact, sign
 from common.classifier.model import OpenSetClassifier
 from common.db import Database
+from common.infra import messages
+from common.infra.celery_app import celery_app
 from common.repositories import models as models_repo
+from common.repositories import read_model
 from common.repositories.models import (
-    HistoryEntry,
     ModelVersion,
     active_version,
     get_version,
     history,
-    insert_version,
-    latest_version,
-    list_versions,
-    next_version,
     record_history,
     set_status,
 )
 from common.storage import get_blob_store
-
-__all__ = [  # the registry's reads and writes, from its repository (common/repositories/models.py)
-    "HistoryEntry", "ModelVersion", "active_version", "get_version", "history",
-    "insert_version", "latest_version", "list_versions", "next_version", "record_history", "set_status",
-]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +113,6 @@ def rollback(db: Database, actor: str, reclassify: bool = True) -> int:
     return target
 
 
-def request_reclassify_all(version: int) -> None:
-    from common import messages
-    from common.celery_app import celery_app
-
-    messages.send(messages.ReclassifyAll(version=version), celery_app.send_task)
+def request_reclassify_all(version: int, send_task: messages.SendTask = celery_app.send_task) -> None:
+    """Ask the reclassify queue to re-predict every unlabeled face with ``version``."""
+    messages.send(messages.ReclassifyAll(version=version), send_task)

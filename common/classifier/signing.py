@@ -17,7 +17,7 @@ import os
 import secrets
 from pathlib import Path
 
-from common.settings import CassandraFlavor, Settings, StorageBackend, get_settings
+from common.infra.settings import CassandraFlavor, Settings, StorageBackend, get_settings
 
 MIN_KEY_CHARS = 32
 KEY_FILE = Path("secrets") / "artifact-hmac.key"

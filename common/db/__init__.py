@@ -6,7 +6,7 @@ import os
 import threading
 
 from common.db.database import Database
-from common.settings import get_settings
+from common.infra.settings import get_settings
 
 _db: Database | None = None
 _db_pid: int | None = None

@@ -12,7 +12,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, Simple
 
 from common.db.retry import call_with_backoff
 from common.db.session import connect
-from common.settings import Settings
+from common.infra.settings import Settings
 
 
 class Database:

@@ -13,7 +13,7 @@ from cassandra import InvalidRequest
 from cassandra.cluster import Session
 
 from common.db.retry import call_with_backoff
-from common.settings import CassandraFlavor
+from common.infra.settings import CassandraFlavor
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -18,7 +18,7 @@ from cassandra.policies import (
 
 from common.db.retry import OverloadAwareRetryPolicy
 from common.db.rows import cached_named_tuple_factory
-from common.settings import CassandraFlavor, Settings
+from common.infra.settings import CassandraFlavor, Settings
 
 # Azure's load balancer drops connections idle for 4 minutes: probe well before that.
 KEEPALIVE_SOCKOPTS = [

@@ -15,7 +15,7 @@ from common.face_models.registry import get_detector, get_embedder
 from common.face_models.types import DetectedBox, DetectedFace, DetectorUnavailable, FaceDetector
 from common.images import load_image
 from common.images.decoding import decode_slot
-from common.settings import Settings, get_settings
+from common.infra.settings import Settings, get_settings
 
 
 def detect_boxes(rgb: np.ndarray, detector: FaceDetector, max_side: int) -> list[DetectedBox]:

@@ -11,7 +11,7 @@ from common.face_models.dlib_detectors import DlibCnnDetector, DlibHogDetector
 from common.face_models.embedder import DlibEmbedder
 from common.face_models.rate_limit import RedisRateLimiter
 from common.face_models.types import FaceDetector
-from common.settings import DetectorName, Settings
+from common.infra.settings import DetectorName, Settings
 
 _lock = threading.Lock()
 _detectors: dict[tuple[int, str, int], FaceDetector] = {}

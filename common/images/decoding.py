@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from common.images import budget
 from common.images.normalize import SWAPS_SIDES, orientation, rgb_array
-from common.settings import Settings
+from common.infra.settings import Settings
 
 # Only these decoders are tried (never EPS/PostScript, which would run Ghostscript).
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")  # JPEG also opens MPO (phone photos)

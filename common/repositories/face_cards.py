@@ -12,7 +12,7 @@ repositories that write those tables write the card next to them:
 Card writes are ``UPDATE``s: a write for a face whose row was deleted meanwhile (an erased image) leaves
 a row without a box, which readers skip (:func:`is_face`). Rows without ``card_since`` (faces stored
 before migration 0006) are read from the face tables instead (:func:`from_tables`) until the backfill
-(``common/face_card_backfill.py``: ``persona-pipeline migrate`` when it applies 0006, or
+(``common/repositories/card_backfill.py``: ``persona-pipeline migrate`` when it applies 0006, or
 ``persona-pipeline backfill-cards``) writes their cards.
 """
 

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from common import read_model
 from common.db import Database
 from common.db.in_reads import in_statements
 from common.db.point_reads import read_many
-from common.repositories import face_cards
+from common.repositories import face_cards, read_model
 
 EMBEDDING_DTYPE = np.dtype("<f4")
 

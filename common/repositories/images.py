@@ -14,8 +14,8 @@ from dataclasses import astuple, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from common import read_model
 from common.db import Database
+from common.repositories import read_model
 
 Statement = tuple[str, Sequence[Any]]
 

@@ -7,11 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from common import read_model
 from common.db import Database
 from common.db.in_reads import in_statements
 from common.db.point_reads import read_many
-from common.repositories import face_cards
+from common.repositories import face_cards, read_model
 from common.repositories.ids import bucket_of
 
 BUCKETS = 8

@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from common import read_model
 from common.db import Database
+from common.repositories import read_model
 
 BUCKET = 0
 NAME_MAX = 80

@@ -6,9 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from common import read_model
+from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
+from cassandra.query import BatchStatement, BatchType
+
 from common.db import Database
-from common.repositories import face_cards
+from common.db.retry import call_with_backoff
+from common.repositories import face_cards, read_model
 from common.repositories.ids import UNKNOWN_PERSONA, bucket_of
 
 BUCKETS = 8
@@ -135,10 +138,6 @@ def drop_version_queue(db: Database, persona_id: uuid.UUID | None, model_version
 
 
 def _old_rows(db: Database, face_ids: list[str]) -> dict[str, Prediction]:
-    from cassandra.concurrent import execute_concurrent_with_args
-
-    from common.db.retry import call_with_backoff
-
     prepared = db.prepare("SELECT face_id, persona_id, score, model_version FROM predictions_by_face WHERE face_id = ?")
 
     def run() -> dict[str, Prediction]:
@@ -197,11 +196,6 @@ QUEUE_BATCH_ROWS = 30  # rows per single-partition UNLOGGED batch (stays under C
 
 def _insert_queue_rows(db: Database, rows: list[tuple]) -> None:
     """Review-queue rows grouped by partition into small UNLOGGED batches, sent concurrently."""
-    from cassandra.concurrent import execute_concurrent
-    from cassandra.query import BatchStatement, BatchType
-
-    from common.db.retry import call_with_backoff
-
     prepared = db.prepare(
         "INSERT INTO predictions_by_persona (persona_id, model_version, bucket, score, face_id, image_id, distance) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)"

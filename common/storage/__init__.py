@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from common.settings import Settings, StorageBackend, get_settings
+from common.infra.settings import Settings, StorageBackend, get_settings
 from common.storage.base import BlobNotFound, BlobStore, InvalidKey, content_key, sha256_hex
 from common.storage.local import LocalBlobStore
 

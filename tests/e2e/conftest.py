@@ -38,7 +38,7 @@ def serve(app) -> tuple[str, object, threading.Thread]:
 @pytest.fixture
 def web_server(clean_tables, redis_client):
     """The app on 127.0.0.1:<random port> (werkzeug, threaded); yields its base URL."""
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
     from visualization_web.app import create_app
 
     get_settings.cache_clear()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
+from common.infra.task_names import QUEUES
 from common.repositories import events, faces, images, labels, personas, predictions
-from common.task_names import QUEUES
 from tests.e2e.conftest import artifacts_dir, login
 from tests.support.face_images import write_folder
 

@@ -15,6 +15,7 @@ import pytest
 
 from common.classifier import registry
 from common.repositories import labels
+from common.repositories import models as models_repo
 from common.repositories import personas as personas_repo
 from tests.support.seed import centers, seed_faces
 from trainer_worker import training
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from common.retrain_trigger import redis_connection
+    from common.labeling.retrain_trigger import redis_connection
     from trainer_worker.retrain_job import RenewedLock
     assert RenewedLock(redis_connection(), sys.argv[1], 3).acquire()
     print("held", flush=True)
@@ -71,13 +72,13 @@ def test_a_training_killed_before_its_gate_is_promoted_by_the_redelivered_task(c
     monkeypatch.setattr(training, "_gate", crash)
     with pytest.raises(SystemExit):
         training.run_training(db, reason="first delivery")
-    assert [(v.version, v.status) for v in registry.list_versions(db)] == [(1, registry.CANDIDATE)]
+    assert [(v.version, v.status) for v in models_repo.list_versions(db)] == [(1, registry.CANDIDATE)]
     monkeypatch.undo()
 
     outcome = training.run_training(db, reason="redelivery")
     try:
         assert (outcome.status, outcome.version) == (registry.ACTIVE, 1)
-        assert [(v.version, v.status) for v in registry.list_versions(db)] == [(1, registry.ACTIVE)]
-        assert registry.active_version(db) == 1
+        assert [(v.version, v.status) for v in models_repo.list_versions(db)] == [(1, registry.ACTIVE)]
+        assert models_repo.active_version(db) == 1
     finally:
         redis_client.delete("reclassify")  # the promotion's reclassify-all: no worker here

@@ -10,9 +10,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from common.classifier import registry
-from common.local_services.cassandra import LocalCassandra
-from common.local_services.redis_server import LocalRedis
+from common.infra.local_services.cassandra import LocalCassandra
+from common.infra.local_services.redis_server import LocalRedis
+from common.repositories import models as models_repo
 from tests.support import double_delivery
 from tests.support.reliability import JOB_IMAGES, LOCK, VISIBILITY, Pipeline, pending_messages, wait_until
 from trainer_worker.retrain_job import training_running
@@ -63,12 +63,12 @@ def test_sigkill_of_the_retrain_worker_mid_training(clean_run, pipeline):
     wait_until(lambda: training_running(p.redis_client), 90, "the retrain worker training", interval=0.002)
     p.kill("retrain")
     killed_at = time.monotonic()
-    assert registry.active_version(p.db) is None, "the fault must hit before the promotion"
+    assert models_repo.active_version(p.db) is None, "the fault must hit before the promotion"
     assert training_running(p.redis_client), "the dead trainer's lock is still held"
     p.start("retrain")
     p.start_job()  # faces extracted before v1 exists are predicted by v1's reclassify-all
-    wait_until(lambda: not training_running(p.redis_client) and registry.active_version(p.db), LOCK + VISIBILITY + 60,
-               "the retrain completed and promoted")  # fmt: skip
+    wait_until(lambda: not training_running(p.redis_client) and models_repo.active_version(p.db),
+               LOCK + VISIBILITY + 60, "the retrain completed and promoted")  # fmt: skip
     promoted_after = time.monotonic() - killed_at
     snapshot = p.finish()
     print(f"\nv1 promoted {promoted_after:.0f}s after the kill; {p.timings}")

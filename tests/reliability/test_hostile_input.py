@@ -26,7 +26,7 @@ import pytest
 
 from common.db import get_database
 from common.images import display_name
-from common.ingest_requests import start_ingest
+from common.ingest.requests import start_ingest
 from common.repositories import jobs
 from tests.integration.input_worker.helpers import wait_for_job
 from tests.support.face_images import write_folder
@@ -147,7 +147,7 @@ def test_one_folder_of_hostile_and_good_files(clean_tables, start_worker, tmp_pa
 
 @pytest.fixture
 def admin_client(clean_tables, redis_client):
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
     from tests.integration.visualization_web.conftest import Browser
     from visualization_web.app import create_app
 
@@ -202,7 +202,7 @@ def _largest_images(folder: Path) -> dict[str, bytes]:
     from PIL import Image
 
     from common.images import budget
-    from common.settings import Settings
+    from common.infra.settings import Settings
 
     gray = Image.linear_gradient("L").resize((7340, 7340))
     jpeg = io.BytesIO()

@@ -37,8 +37,8 @@ def _register(db, signed: bool = True, seed: int = 1) -> int:
     _, x, y = clustered(2, 3, seed=seed)
     data = dump_model(OpenSetClassifier().fit(x, [uuid.UUID(int=int(i) + 1) for i in y]))
     key, sha = save_artifact(get_blob_store(), data)
-    version = registry.next_version(db)
-    registry.insert_version(db, registry.ModelVersion(version, registry.CANDIDATE, metrics={"macro_f1": 1.0},
+    version = models_repo.next_version(db)
+    models_repo.insert_version(db, models_repo.ModelVersion(version, registry.CANDIDATE, metrics={"macro_f1": 1.0},
                                                       artifact_key=key, artifact_sha256=sha,
                                                       artifact_hmac=sign(data) if signed else ""))  # fmt: skip
     return version
@@ -77,7 +77,7 @@ def _attack(db, login, good: int, evil: bytes, marker: str) -> None:
     _point_row_at(db, victim, content_key("models", sha256_hex(evil), ".joblib"), sha256_hex(evil))  # unsigned
     assert admin.post_json(f"/api/v1/models/{victim}/promote", {}).status_code == 409
     assert not os.path.exists(marker)
-    assert registry.active_version(db) == good
+    assert models_repo.active_version(db) == good
 
     # the same write on the ACTIVE version: workers stop serving it rather than unpickle it
     _point_row_at(db, good, content_key("models", sha256_hex(evil), ".joblib"), sha256_hex(evil))
@@ -97,18 +97,18 @@ def test_versions_from_before_signing_load_only_after_an_operator_resigns_them(c
     args = argparse.Namespace(action="resign", version=None, reason="", limit=50, json=False)
     assert cmd_models(args) == 0
     assert f"v{old}" in capsys.readouterr().out
-    assert registry.get_version(db, old).artifact_hmac
+    assert models_repo.get_version(db, old).artifact_hmac
     registry.promote(db, old, "admin", reclassify=False)
     assert load_active(db, max_age=0).version == old
     # resign never signs bytes that do not match their row
     other = _register(db, signed=False, seed=4242)
     store = get_blob_store()
-    key = registry.get_version(db, other).artifact_key
+    key = models_repo.get_version(db, other).artifact_key
     original = store.get(key)
     store.put(key, original + b"tampered")
     try:
         with pytest.raises(ValueError):
             registry.resign(db, other)
-        assert registry.get_version(db, other).artifact_hmac == ""
+        assert models_repo.get_version(db, other).artifact_hmac == ""
     finally:
         store.put(key, original)  # content-addressed: other tests may register the same bytes

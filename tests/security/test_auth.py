@@ -39,7 +39,7 @@ def throttle_reset(web):
 @pytest.fixture
 def env(monkeypatch):
     """Change settings from the environment for one test; the cached settings follow and are restored."""
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
 
     def _set(**values: str | None) -> None:
         for name, value in values.items():

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from common.images import budget
-from common.ingest_requests import start_ingest
+from common.infra.settings import get_settings
+from common.ingest.requests import start_ingest
 from common.repositories import images, jobs
-from common.settings import get_settings
 from common.storage import sha256_hex
 from tests.integration.input_worker.helpers import wait_for_job
 from tests.support.face_images import astronaut, grace_hopper, jpeg_bytes, variant

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from common.infra.settings import get_settings
 from common.repositories import jobs
-from common.settings import get_settings
 from common.storage import get_blob_store
 from tests.integration.input_worker.helpers import wait_for_job
 from tests.unit.input_worker.sample_images import astronaut, encode

@@ -15,12 +15,12 @@ from cassandra.protocol import OverloadedErrorMessage
 from cassandra.query import BatchStatement
 
 from common.db import Database
-from common.ingest_requests import start_upload_ingest
+from common.infra.settings import get_settings
+from common.infra.task_retry import INFRASTRUCTURE_ERRORS, is_infrastructure_error
+from common.ingest.requests import start_upload_ingest
 from common.repositories import faces, images, jobs
 from common.repositories import models as models_repo
-from common.settings import get_settings
 from common.storage import content_key, get_blob_store, sha256_hex
-from common.task_retry import INFRASTRUCTURE_ERRORS, is_infrastructure_error
 from input_worker import ingest
 from input_worker import tasks as input_tasks
 from tests.unit.input_worker.sample_images import astronaut, encode

@@ -13,12 +13,13 @@ import joblib
 import numpy as np
 import pytest
 
-from common import labeling
 from common.classifier import clear_cache, registry
 from common.classifier.model import OpenSetClassifier, normalize
+from common.infra.settings import get_settings
+from common.labeling import actions as labeling
 from common.repositories import faces
+from common.repositories import models as models_repo
 from common.repositories.faces import encode_embedding
-from common.settings import get_settings
 from common.storage import sha256_hex
 from tests.conftest import TEST_KEYSPACE
 from tests.support import seed
@@ -126,7 +127,7 @@ def test_erasing_a_persona_leaves_no_copy_of_its_faces_anywhere(login, web_db, r
     labeling.confirm(db, ada_confirmed[2], ada.persona_id, "labeler")
     labeling.confirm(db, bob_faces[2], bob.persona_id, "labeler")
     v2 = run_training(db, reason="test").version
-    assert registry.active_version(db) == v2 and registry.get_version(db, v1).status == registry.RETIRED
+    assert models_repo.active_version(db) == v2 and models_repo.get_version(db, v1).status == registry.RETIRED
     _reclassify(db)
     assert faces.get(db, stranger) is not None
 
@@ -154,8 +155,8 @@ def test_erasing_a_persona_leaves_no_copy_of_its_faces_anywhere(login, web_db, r
     assert _search_redis(redis_client, ada_faces, raw) == []
 
     # the versions holding Ada's faces are erased; the active one was rewritten without them and works
-    assert {registry.get_version(db, v).status for v in (v1, v2)} == {registry.ERASED}
-    active = registry.active_version(db)
+    assert {models_repo.get_version(db, v).status for v in (v1, v2)} == {registry.ERASED}
+    active = models_repo.active_version(db)
     assert active not in (v1, v2, None)
     model = registry.load_model(db, active)
     assert model.persona_ids == [str(bob.persona_id)]
@@ -166,7 +167,7 @@ def test_erasing_a_persona_leaves_no_copy_of_its_faces_anywhere(login, web_db, r
     assert admin.post_json(f"/api/v1/models/{v1}/promote", {}).status_code == 409
     with pytest.raises(registry.RegistryError):
         registry.promote(db, v2, "admin", reclassify=False)
-    assert registry.active_version(db) == active
+    assert models_repo.active_version(db) == active
     # a retrain on what is left works as before
     retrained = run_training(db, reason="after erase", force=True)
     assert retrained.status == registry.ACTIVE

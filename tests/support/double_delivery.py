@@ -34,8 +34,8 @@ _active = {"on": os.environ.get("PP_TEST_DOUBLE_DELIVERY") == "1"}
 def _publish_copy(sender: str | None = None, body=None, headers: dict | None = None, **_kwargs) -> None:
     if not _active["on"] or not headers or headers.get(COPY_HEADER) or sender is None:
         return
-    from common.celery_app import celery_app
-    from common.retrain_trigger import redis_connection
+    from common.infra.celery_app import celery_app
+    from common.labeling.retrain_trigger import redis_connection
 
     args, kwargs, _embed = body
     eta = datetime.fromisoformat(headers["eta"]) if headers.get("eta") else None

@@ -38,7 +38,7 @@ def main(path: str) -> None:
     assert client.post("/login", data=login).status_code == 302
     csrf = _csrf(client)
     from common.face_models import get_detector, get_embedder
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
 
     get_embedder(), get_detector(get_settings().face_detector.value, get_settings())  # loaded as in a warm web pod
     print("after login and models:", _status_kb("VmHWM") // 1024, "MB peak", file=sys.stderr)

@@ -20,11 +20,12 @@ from cassandra import OperationTimedOut
 from cassandra.cluster import NoHostAvailable
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from common import labeling, task_names
-from common.classifier import registry
 from common.db import Database
-from common.ingest_requests import start_ingest
+from common.infra import task_names
+from common.ingest.requests import start_ingest
+from common.labeling import actions as labeling
 from common.repositories import faces, jobs, labels
+from common.repositories import models as models_repo
 from tests.support.face_images import write_folder
 from tests.support.workers import WorkerProcess
 
@@ -126,7 +127,7 @@ def take_snapshot(db: Database, job_ids: dict[str, str]) -> Snapshot:
         assert progress is not None, f"job {label} vanished"
         counters[label] = {k: v for k, v in progress.as_dict().items() if k not in ("job_id", "created_at")}
     models = tuple(sorted((v.version, v.status, v.label_counts.get("confirmed"), v.label_counts.get("rejected"),
-                           v.label_counts.get("personas")) for v in registry.list_versions(db)))  # fmt: skip
+                           v.label_counts.get("personas")) for v in models_repo.list_versions(db)))  # fmt: skip
     return Snapshot(
         images=frozenset((r.image_id, r.status, r.face_count)
                          for r in db.execute("SELECT image_id, status, face_count FROM images")),
@@ -137,7 +138,7 @@ def take_snapshot(db: Database, job_ids: dict[str, str]) -> Snapshot:
                      for r in db.execute("SELECT face_id, persona_id, model_version FROM predictions_by_face")},
         jobs=counters,
         models=models,
-        active=registry.active_version(db),
+        active=models_repo.active_version(db),
     )  # fmt: skip
 
 
@@ -217,7 +218,7 @@ class Pipeline:
             self.seed_faces.update(face_ids)
 
     def wait_for_model(self, timeout: float = 120) -> int:
-        return wait_until(lambda: registry.active_version(self.db), timeout, "a promoted model")
+        return wait_until(lambda: models_repo.active_version(self.db), timeout, "a promoted model")
 
     def start_job(self) -> str:
         self.job_ids["job"] = start_ingest(self.db, str(self.job_folder), actor="reliability")
@@ -239,7 +240,7 @@ class Pipeline:
         return wait_until(done, timeout, f"job {label} done", interval=0.5)
 
     def predictions_complete(self) -> bool:
-        active = registry.active_version(self.db)
+        active = models_repo.active_version(self.db)
         if active is None:
             return False
         face_ids = {r.face_id for r in self.db.execute("SELECT face_id FROM faces")}

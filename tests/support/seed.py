@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 import numpy as np
 from PIL import Image as PILImage
 
-from common import read_model
 from common.db import Database
-from common.repositories import faces, ids, images, predictions  # re-exported for tests
+from common.repositories import faces, ids, images, predictions, read_model  # re-exported for tests
 from common.storage import content_key, get_blob_store, sha256_hex
 
 

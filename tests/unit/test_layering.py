@@ -158,8 +158,8 @@ def test_no_import_cycles():
 def test_the_graph_sees_every_kind_of_import():
     """The checks above are only as good as the graph: each kind of import yields its edge."""
     source = (
-        "import common.settings\n"
-        "from common import celery_app\n"
+        "import common.infra.settings\n"
+        "from common.infra import celery_app\n"
         "from .sibling import thing\n"
         "def f():\n"
         "    import importlib\n"
@@ -167,8 +167,44 @@ def test_the_graph_sees_every_kind_of_import():
         "TASK = 'input_worker.ingest_job'\n"
     )
     names = {name for name, _ in imported_names(ast.parse(source), "trainer_worker.x", is_package=False)}
-    assert {"common.settings", "common.celery_app", "trainer_worker.sibling.thing"} <= names
+    assert {"common.infra.settings", "common.infra.celery_app", "trainer_worker.sibling.thing"} <= names
     assert {STRING_REFERENCE + "input_worker.cli", STRING_REFERENCE + "input_worker.ingest_job"} <= names
     modules = project_modules()
-    assert resolve("common.settings", modules) == "common.settings"
+    assert resolve("common.infra.settings", modules) == "common.infra.settings"
     assert resolve("common.images.load_image", modules) == "common.images"  # a name from a package
+
+
+# Inside common, each subpackage may import only those on a lower rank (and itself).
+COMMON_RANKS = {
+    "infra": 0,  # settings, Celery app, messages, Redis: imports nothing else of the project
+    "db": 1,
+    "storage": 1,
+    "images": 1,
+    "repositories": 2,
+    "face_models": 2,
+    "classifier": 3,
+    "task_runtime": 3,
+    "ingest": 4,
+    "labeling": 4,
+    "operations": 5,  # the CLI and health: may use any of common
+}
+
+
+def common_subpackage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "common" and len(parts) > 1 else None
+
+
+def test_common_is_grouped_into_ranked_subpackages():
+    modules = [module for module in project_modules() if package_of(module) == "common" and module != "common"]
+    loose = [module for module in modules if common_subpackage(module) not in COMMON_RANKS]
+    assert not loose, "a module of common/ outside its ranked subpackages (add it to one):\n  " + "\n  ".join(loose)
+
+
+def test_common_subpackages_point_down():
+    graph = import_graph()
+    upward = [(source, target, line) for source, targets in graph.items() if common_subpackage(source)
+              for target, line in targets.items() if common_subpackage(target)
+              and common_subpackage(target) != common_subpackage(source)
+              and COMMON_RANKS[common_subpackage(target)] >= COMMON_RANKS[common_subpackage(source)]]  # fmt: skip
+    assert not upward, "a subpackage of common/ imports one on its own rank or above:\n" + edge_lines(upward)

@@ -18,7 +18,7 @@ def ingest_start():
     db = get_database()
     if request.mimetype == "multipart/form-data":
         job_id = ingest_service.start_upload(db, ingest_service.uploads_of(request), actor())
-    else:  # the source is decided by common.ingest_sources: refused -> 4xx with the reason, no job
+    else:  # the source is decided by common.ingest.sources: refused -> 4xx with the reason, no job
         data = body()
         job_id = ingest_service.start_folder(db, field(data, "source"), actor(), data.get("options"))
     return jsonify({"job_id": job_id, "progress_url": f"/api/v1/ingest/{job_id}"}), 202

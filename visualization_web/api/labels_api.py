@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from common import labeling
 from common.db import get_database
+from common.labeling import actions as labeling
 from common.repositories import labels
 from visualization_web import queries
 from visualization_web.api.blueprint import bp

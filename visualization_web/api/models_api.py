@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from common.classifier import registry
 from common.db import get_database
+from common.repositories import models as models_repo
 from visualization_web import models_service, queries
 from visualization_web.api.blueprint import bp
 from visualization_web.api.fields import event_json
@@ -15,7 +15,7 @@ from visualization_web.auth import actor, require
 @bp.get("/models")
 def models_index():
     db = get_database()
-    versions = [models_service.version_dict(v) for v in registry.list_versions(db)]
+    versions = [models_service.version_dict(v) for v in models_repo.list_versions(db)]
     return jsonify({"active_version": queries.active_version(db), "versions": versions,
                     "history": models_service.history(db)})  # fmt: skip
 

@@ -15,7 +15,7 @@ from common.classifier import load_active
 from common.db import get_database
 from common.face_models import detect_and_embed
 from common.images import InvalidImage
-from common.settings import Settings, get_settings
+from common.infra.settings import Settings, get_settings
 from visualization_web import queries
 from visualization_web.api.blueprint import bp
 from visualization_web.auth import require

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template
 
 from common.db import get_database
-from common.settings import get_settings
+from common.infra.settings import get_settings
 from visualization_web import corpus_counts, dashboard_queries, queries
 from visualization_web.pages.blueprint import bp
 from visualization_web.pages.models_page import model_summary

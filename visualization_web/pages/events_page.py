@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 
 from common.db import get_database
-from common.labeling import UNDOABLE
+from common.labeling.actions import UNDOABLE
 from visualization_web import dashboard_queries
 from visualization_web.pages.blueprint import bp
 from visualization_web.pages.common import int_arg, parse_uuid

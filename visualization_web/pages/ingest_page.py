@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import render_template, request
 
 from common.db import get_database
-from common.ingest_sources import redact
+from common.infra.settings import get_settings
+from common.ingest.sources import redact
 from common.repositories import jobs
-from common.settings import get_settings
 from visualization_web import ingest_service
 from visualization_web.auth import actor, require
 from visualization_web.errors import ApiError

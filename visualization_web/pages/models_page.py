@@ -6,8 +6,8 @@ import logging
 
 from flask import render_template, request
 
-from common.classifier import registry
 from common.db import get_database
+from common.repositories import models as models_repo
 from visualization_web import charts, models_service, queries
 from visualization_web.auth import actor, require
 from visualization_web.pages.blueprint import bp
@@ -20,7 +20,7 @@ def model_summary(db, version: int | None) -> dict | None:
     if version is None:
         return None
     try:
-        model = registry.get_version(db, version)
+        model = models_repo.get_version(db, version)
     except Exception as exc:
         log.warning("model %s unavailable: %s", version, exc)
         return None
@@ -30,7 +30,7 @@ def model_summary(db, version: int | None) -> dict | None:
 @bp.get("/models")
 def models():
     db = get_database()
-    versions = [models_service.version_dict(v) for v in registry.list_versions(db)]
+    versions = [models_service.version_dict(v) for v in models_repo.list_versions(db)]
     active = queries.active_version(db)
     chosen = int_arg("version", active or (versions[0]["version"] if versions else 0), 0, 10**9)
     selected = next((v for v in versions if v["version"] == chosen), None)

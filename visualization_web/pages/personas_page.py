@@ -6,8 +6,8 @@ import uuid
 
 from flask import render_template, request
 
-from common import labeling
 from common.db import get_database
+from common.labeling import actions as labeling
 from common.repositories import personas
 from visualization_web import page_cache, queries
 from visualization_web.auth import actor, require

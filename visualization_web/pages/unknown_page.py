@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from common import labeling
 from common.db import get_database
+from common.labeling import actions as labeling
 from common.repositories import labels, personas
 from visualization_web import clustering, queries
 from visualization_web.auth import actor, require

@@ -6,7 +6,7 @@ import base64
 import json
 import time
 
-from common import task_names
+from common.infra import task_names
 from common.repositories import jobs
 
 

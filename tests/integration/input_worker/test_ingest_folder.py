@@ -8,10 +8,10 @@ import time
 import pytest
 from PIL import Image
 
-from common.celery_app import celery_app
 from common.face_models import EMBEDDER_NAME
-from common.ingest_requests import start_ingest, start_upload_ingest
-from common.messages import ExtractImage, IngestBatch, IngestItem, send
+from common.infra.celery_app import celery_app
+from common.infra.messages import ExtractImage, IngestBatch, IngestItem, send
+from common.ingest.requests import start_ingest, start_upload_ingest
 from common.repositories import face_cards, faces, images, jobs
 from common.storage import get_blob_store
 from input_worker.sources import discover

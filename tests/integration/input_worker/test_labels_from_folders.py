@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from common import labeling
-from common.cli import main as cli_main
-from common.ingest_requests import start_ingest
-from common.messages import ExtractImage
+from common.infra.messages import ExtractImage
+from common.ingest.requests import start_ingest
+from common.labeling import actions as labeling
+from common.operations.cli import main as cli_main
 from common.repositories import events, faces, jobs, labels, personas
 from common.repositories.ids import bucket_of
 from input_worker import extract, folder_labels

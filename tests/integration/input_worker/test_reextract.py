@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from common import task_names
-from common.messages import ExtractImage, Message
+from common.infra import task_names
+from common.infra.messages import ExtractImage, Message
+from common.infra.settings import Settings
 from common.repositories import faces, images, labels
-from common.settings import Settings
 from common.storage import content_key, get_blob_store, sha256_hex
 from input_worker.extract import extract_image
 from input_worker.reextract import reextract_image

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from common import task_names
-from common.ingest_requests import start_upload_ingest
+from common.infra import task_names
+from common.ingest.requests import start_upload_ingest
 from common.repositories import faces, images, jobs
 from common.storage import get_blob_store
 from input_worker import ingest

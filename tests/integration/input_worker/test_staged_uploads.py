@@ -7,9 +7,9 @@ import time
 import pytest
 from kombu.exceptions import OperationalError
 
-from common.celery_app import celery_app
-from common.ingest_requests import start_upload_ingest
-from common.messages import IngestBatch, IngestItem, IngestJob, Message, send
+from common.infra.celery_app import celery_app
+from common.infra.messages import IngestBatch, IngestItem, IngestJob, Message, send
+from common.ingest.requests import start_upload_ingest
 from common.repositories import images, jobs
 from common.repositories.ids import bucket_of
 from common.storage import get_blob_store

@@ -10,7 +10,7 @@ from PIL import Image
 
 from common.face_models import extract_faces
 from common.images import load_image
-from common.ingest_requests import start_ingest
+from common.ingest.requests import start_ingest
 from common.repositories import faces, jobs
 from common.repositories.ids import face_id
 from common.storage import sha256_hex

@@ -10,6 +10,7 @@ from common.classifier import ArtifactIntegrityError, clear_cache, load_active, 
 from common.classifier.artifacts import dump_model, save_artifact, sign
 from common.classifier.model import OpenSetClassifier
 from common.classifier.synthetic import clustered
+from common.repositories import models as models_repo
 from common.storage import get_blob_store
 
 
@@ -18,8 +19,8 @@ def _register(db, seed: int, macro_f1: float = 1.0) -> int:
     model = OpenSetClassifier().fit(x, [uuid.UUID(int=int(i) + 1) for i in y])
     data = dump_model(model)
     key, sha = save_artifact(get_blob_store(), data)
-    version = registry.next_version(db)
-    registry.insert_version(db, registry.ModelVersion(version, registry.CANDIDATE, metrics={"macro_f1": macro_f1},
+    version = models_repo.next_version(db)
+    models_repo.insert_version(db, models_repo.ModelVersion(version, registry.CANDIDATE, metrics={"macro_f1": macro_f1},
                                                       artifact_key=key, artifact_sha256=sha,
                                                       artifact_hmac=sign(data)))  # fmt: skip
     return version
@@ -31,7 +32,7 @@ def test_version_numbers_are_unique_when_allocated_concurrently(clean_tables):
 
     def take():
         for _ in range(8):
-            got.append(registry.next_version(db))
+            got.append(models_repo.next_version(db))
 
     threads = [threading.Thread(target=take) for _ in range(4)]
     for t in threads:
@@ -47,17 +48,17 @@ def test_promote_then_rollback_restores_the_previous_version_and_keeps_history(c
     registry.promote(db, v1, "alice", "first", reclassify=False)
     registry.promote(db, v2, "alice", "better", reclassify=False)
     registry.promote(db, v3, "bob", "newest", reclassify=False)
-    assert registry.active_version(db) == v3
+    assert models_repo.active_version(db) == v3
     assert registry.rollback(db, "carol", reclassify=False) == v2
-    assert registry.active_version(db) == v2
-    assert registry.get_version(db, v3).status == registry.RETIRED
-    assert registry.get_version(db, v2).status == registry.ACTIVE
+    assert models_repo.active_version(db) == v2
+    assert models_repo.get_version(db, v3).status == registry.RETIRED
+    assert models_repo.get_version(db, v2).status == registry.ACTIVE
     assert registry.rollback(db, "carol", reclassify=False) == v1  # rollbacks unwind, they do not toggle
     with pytest.raises(registry.RegistryError):
         registry.rollback(db, "carol", reclassify=False)
-    actions = [(h.action, h.version, h.previous_version) for h in registry.history(db)]
+    actions = [(h.action, h.version, h.previous_version) for h in models_repo.history(db)]
     assert actions[:2] == [("rollback", v1, v2), ("rollback", v2, v3)]
-    assert [v.version for v in registry.list_versions(db)] == [v3, v2, v1]
+    assert [v.version for v in models_repo.list_versions(db)] == [v3, v2, v1]
     with pytest.raises(registry.RegistryError):
         registry.promote(db, 999, "alice", reclassify=False)
 
@@ -70,7 +71,7 @@ def test_a_tampered_artifact_refuses_to_load_and_cannot_be_promoted_or_served(cl
     assert load_active(db, max_age=0).version == v1
     v2 = _register(db, 5)
     store = get_blob_store()
-    key = registry.get_version(db, v2).artifact_key
+    key = models_repo.get_version(db, v2).artifact_key
     data = bytearray(store.get(key))
     data[-10] ^= 0x01
     store.put(key, bytes(data))
@@ -78,9 +79,9 @@ def test_a_tampered_artifact_refuses_to_load_and_cannot_be_promoted_or_served(cl
         registry.load_model(db, v2)
     with pytest.raises(ArtifactIntegrityError):
         registry.promote(db, v2, "alice", reclassify=False)
-    assert registry.active_version(db) == v1  # nothing changed
+    assert models_repo.active_version(db) == v1  # nothing changed
     # if the active model's bytes change later, workers stop serving it rather than load it
-    key1 = registry.get_version(db, v1).artifact_key
+    key1 = models_repo.get_version(db, v1).artifact_key
     store.put(key1, store.get(key1) + b"\0")
     clear_cache()
     assert load_active(db, max_age=0) is None

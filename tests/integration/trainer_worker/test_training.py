@@ -5,6 +5,7 @@ import numpy as np
 from common.classifier import clear_cache, registry
 from common.classifier.synthetic import faces_of, person_centers
 from common.repositories import events, labels, predictions
+from common.repositories import models as models_repo
 from trainer_worker.events_check import check_events
 from trainer_worker.reclassify import all_face_ids_by_image, reclassify_batch
 from trainer_worker.training import run_training
@@ -35,8 +36,8 @@ def test_first_training_promotes_and_every_unlabeled_face_gets_a_stamped_predict
     db = clean_tables
     _, _, people, strangers = _world(db)
     outcome = run_training(db, reason="test")
-    assert outcome.status == registry.ACTIVE and registry.active_version(db) == outcome.version
-    mv = registry.get_version(db, outcome.version)
+    assert outcome.status == registry.ACTIVE and models_repo.active_version(db) == outcome.version
+    mv = models_repo.get_version(db, outcome.version)
     assert mv.metrics["macro_f1"] == 1.0 and mv.label_counts["confirmed"] == 12
     assert mv.artifact_sha256 and mv.artifact_key.startswith("models/") and mv.library_versions["scikit-learn"]
     result = _reclassify_everything(db)
@@ -63,9 +64,9 @@ def test_poisoned_labels_make_a_candidate_that_the_gate_rejects(clean_tables):
     confirm(db, a_faces[:4], b.persona_id)  # half of A's faces relabeled as B
     second = run_training(db)
     assert second.status == registry.REJECTED and "<" in second.reason
-    assert registry.active_version(db) == first.version
-    assert registry.get_version(db, second.version).status == registry.REJECTED
-    assert registry.history(db)[0].action == "reject"
+    assert models_repo.active_version(db) == first.version
+    assert models_repo.get_version(db, second.version).status == registry.REJECTED
+    assert models_repo.history(db)[0].action == "reject"
 
 
 def test_a_rejected_face_is_not_predicted_as_that_persona_after_retraining(clean_tables):

@@ -6,8 +6,9 @@ import numpy as np
 
 from common.classifier import registry
 from common.classifier.synthetic import faces_of, person_centers
+from common.labeling.retrain_trigger import request_retrain
 from common.repositories import events, labels, predictions
-from common.retrain_trigger import request_retrain
+from common.repositories import models as models_repo
 
 from .conftest import add_face, add_faces, confirm, make_persona
 
@@ -53,8 +54,8 @@ def test_labels_retrain_promote_reclassify_reject_and_rollback(clean_tables, fre
         for face_id in labeled:
             _label(db, face_id, persona_id, labels.CONFIRM)
 
-    v1 = wait_for(lambda: registry.active_version(db), what="a promoted model")
-    assert len(registry.list_versions(db)) == 1  # 12 labels in a burst -> one training
+    v1 = wait_for(lambda: models_repo.active_version(db), what="a promoted model")
+    assert len(models_repo.list_versions(db)) == 1  # 12 labels in a burst -> one training
     unlabeled = [f for _, _, u in people for f in u] + strangers + group
     first = wait_for(lambda: _all_stamped(db, unlabeled, v1), what=f"predictions stamped v{v1}")
     for persona_id, labeled, rest in people:
@@ -68,7 +69,7 @@ def test_labels_retrain_promote_reclassify_reject_and_rollback(clean_tables, fre
     victim = rest1[0]
     confirmed = {f: labels.for_face(db, f) for _, ids, _ in people for f in ids}
     _label(db, victim, persona1, labels.REJECT)
-    v2 = wait_for(lambda: (v := registry.active_version(db)) != v1 and v, what="the retrained model")
+    v2 = wait_for(lambda: (v := models_repo.active_version(db)) != v1 and v, what="the retrained model")
     second = wait_for(lambda: _all_stamped(db, unlabeled, v2), what=f"predictions stamped v{v2}")
     assert second[victim].persona_id != persona1
     assert {f: labels.for_face(db, f) for f in confirmed} == confirmed
@@ -99,9 +100,9 @@ def test_a_burst_of_requests_trains_once_and_a_worse_candidate_is_rejected(clean
     for n in range(30):  # 30 requests, each well inside the previous one's quiet period
         request_retrain(f"burst {n}")
         time.sleep(2.0 / 30)
-    wait_for(lambda: registry.active_version(db), what="the burst's model")
+    wait_for(lambda: models_repo.active_version(db), what="the burst's model")
     time.sleep(4.0)  # longer than the quiet period: a second training would have started by now
-    versions = registry.list_versions(db)
+    versions = models_repo.list_versions(db)
     assert len(versions) == 1 and versions[0].status == registry.ACTIVE
     v1 = versions[0].version
 
@@ -109,8 +110,8 @@ def test_a_burst_of_requests_trains_once_and_a_worse_candidate_is_rejected(clean
     confirm(db, people[0][1][:5], people[1][0])
     request_retrain("poisoned labels")
     rejected = wait_for(
-        lambda: len(vs := registry.list_versions(db)) == 2 and vs[0].status != registry.CANDIDATE and vs[0],
+        lambda: len(vs := models_repo.list_versions(db)) == 2 and vs[0].status != registry.CANDIDATE and vs[0],
         what="the poisoned candidate's gate decision",
     )
     assert rejected.status == registry.REJECTED and "<" in rejected.reason
-    assert registry.active_version(db) == v1
+    assert models_repo.active_version(db) == v1

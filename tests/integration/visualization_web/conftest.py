@@ -19,7 +19,7 @@ def web_db(db):
 @pytest.fixture
 def web(web_db, clean_tables, redis_client):
     """A fresh app and clean tables; users admin / labeler / viewer exist."""
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
     from visualization_web import login_throttle, users
     from visualization_web.app import create_app
 

@@ -113,7 +113,7 @@ def test_a_login_lasts_twelve_hours_from_the_login_however_busy_the_session(web)
 
 
 def test_login_is_impossible_without_a_configured_password(web, monkeypatch):
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
 
     monkeypatch.delenv("PP_ADMIN_PASSWORD")
     get_settings.cache_clear()
@@ -171,7 +171,7 @@ def test_bootstrap_creates_the_admin_only_on_an_empty_users_table(web_db, clean_
 
 
 def test_behind_the_ingress_each_client_address_has_its_own_login_counter(web_db, clean_tables, monkeypatch):
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
     from visualization_web import login_throttle
     from visualization_web.app import create_app
 

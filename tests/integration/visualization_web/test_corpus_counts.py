@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from common import redis_client as redis_state
-from common.local_services.processes import wait_until
+from common.infra import redis_client as redis_state
+from common.infra.local_services.processes import wait_until
 from tests.support import seed
 from visualization_web import corpus_counts
 

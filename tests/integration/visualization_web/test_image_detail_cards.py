@@ -3,7 +3,7 @@ says what the face tables say (the system of record), and faces stored before ca
 
 import pytest
 
-from common import labeling
+from common.labeling import actions as labeling
 from common.repositories import faces, labels, predictions
 from tests.support import seed
 from visualization_web import queries

@@ -11,7 +11,7 @@ SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
 
 
 def _metrics(web):
-    from common.settings import get_settings
+    from common.infra.settings import get_settings
 
     return web.test_client().get("/metrics", base_url=f"http://localhost:{get_settings().metrics_port}")
 

@@ -69,7 +69,7 @@ def test_predictions_written_by_the_trainer_show_on_the_next_view(login, web_db)
 def test_pages_render_without_redis(login, web_db, monkeypatch):
     browser = login("labeler")
     pid, _ = _persona_with_faces(browser, web_db)
-    from common import redis_client
+    from common.infra import redis_client
 
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     monkeypatch.setattr(redis_client, "redis_connection", lambda: dead)

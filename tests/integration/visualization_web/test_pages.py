@@ -3,6 +3,7 @@
 import re
 
 from common.repositories import labels, personas
+from common.repositories import models as models_repo
 from tests.support import seed
 
 
@@ -134,7 +135,7 @@ def test_models_page_buttons_need_the_right_role(login):
 def test_events_page_says_why_a_queue_message_was_dropped(login, web_db):
     from datetime import UTC, datetime
 
-    from common import poison_messages
+    from common.task_runtime import poison_messages
 
     poison_messages.record(web_db, "ingest", "not JSON <script>alert(1)</script>", "garbage", 7, "ab" * 32,
                            datetime.now(UTC).isoformat())  # fmt: skip
@@ -168,12 +169,10 @@ def test_persona_list_shows_confirmed_counts_and_the_newest_confirmed_face_as_co
 def test_models_page_draws_a_small_confusion_matrix_and_lists_the_confusions_of_a_large_one(login, web_db):
     import uuid as uuid_module
 
-    from common.classifier import registry
-
     def version(number: int, n_personas: int, cells: list[list[int]]) -> None:
         labels = [str(uuid_module.UUID(int=i + 1)) for i in range(n_personas)] + ["unknown"]
         metrics = {"accuracy": 0.9, "macro_f1": 0.9, "per_persona": {}, "confusion": {"labels": labels, "cells": cells}}
-        registry.insert_version(web_db, registry.ModelVersion(number, "candidate", metrics=metrics))
+        models_repo.insert_version(web_db, models_repo.ModelVersion(number, "candidate", metrics=metrics))
 
     version(1, 2, [[0, 0, 5], [0, 1, 2], [1, 1, 4]])
     version(2, 40, [[i, i, 3] for i in range(40)] + [[7, 9, 2]])

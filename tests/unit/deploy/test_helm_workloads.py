@@ -88,7 +88,7 @@ def test_web_runs_at_least_two_replicas(name):
 
 
 def test_the_aks_ingress_takes_uploads_and_requests_as_large_and_long_as_the_web_app_does():
-    from common.settings import Settings
+    from common.infra.settings import Settings
 
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
     ingress = by_kind(render(*VALUE_SETS["aks"]), "Ingress")[f"{FULL}-web"]

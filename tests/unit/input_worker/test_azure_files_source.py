@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from common.images import InvalidImage
-from common.ingest_sources import SourceRefused
-from common.settings import Settings
+from common.infra.settings import Settings
+from common.ingest.sources import SourceRefused
 from input_worker.azure_share import parse_share_url
 from input_worker.sources import AZURE, discover, read_item, source_kind
 from tests.unit.common.face_models.azure_transport import Reply, ScriptedTransport

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from common.images import InvalidImage
-from common.ingest_sources import OPERATOR, SourceRefused
-from common.settings import Settings
+from common.infra.settings import Settings
+from common.ingest.sources import OPERATOR, SourceRefused
 from input_worker.sources import FOLDER, URL, discover, normalize_source, read_item, source_kind
 from tests.unit.input_worker.sample_images import astronaut, encode, write_folder
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.ingest_requests import staged_by, staged_upload_key
+from common.ingest.requests import staged_by, staged_upload_key
 from common.storage import content_key, get_blob_store, sha256_hex
 from input_worker.sources import release_staged_uploads
 

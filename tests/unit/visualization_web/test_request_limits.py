@@ -7,7 +7,7 @@ import io
 import pytest
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from common.settings import Settings
+from common.infra.settings import Settings
 from visualization_web.request_limits import DEFAULT_BODY, MULTIPART_OVERHEAD, CappedInput, limit_for
 
 SETTINGS = Settings(max_upload_bytes=1_000_000, max_image_bytes=50_000)

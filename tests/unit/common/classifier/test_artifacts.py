@@ -18,7 +18,7 @@ from common.classifier.artifacts import (
 )
 from common.classifier.model import OpenSetClassifier
 from common.classifier.synthetic import clustered
-from common.settings import Settings
+from common.infra.settings import Settings
 from common.storage import sha256_hex
 from common.storage.local import LocalBlobStore
 

@@ -1,7 +1,7 @@
 """The migrations' statements as each database flavor gets them (common/db/migrate.py: for_flavor)."""
 
 from common.db.migrate import COSMOS_CELL_TIMESTAMPS, discover, for_flavor
-from common.settings import CassandraFlavor
+from common.infra.settings import CassandraFlavor
 
 
 def _statements():

@@ -8,7 +8,7 @@ from PIL import Image
 
 from common.face_models import EMBEDDER_NAME, detect_and_embed, detect_boxes, extract_faces, get_detector
 from common.face_models.geometry import iou
-from common.settings import Settings
+from common.infra.settings import Settings
 from tests.unit.input_worker.sample_images import astronaut, collage, encode, grace_hopper, noise
 
 ASTRONAUT_FACE = (175, 76, 91, 91)  # dlib-hog on the 512x512 original

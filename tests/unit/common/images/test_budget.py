@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common.images import budget
-from common.settings import Settings
+from common.infra.settings import Settings
 
 
 @pytest.mark.parametrize(

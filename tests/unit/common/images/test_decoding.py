@@ -10,7 +10,7 @@ from PIL import Image
 
 from common.face_models import extract_faces
 from common.images import InvalidImage, display_name, load_image
-from common.settings import Settings
+from common.infra.settings import Settings
 from tests.unit.input_worker.sample_images import astronaut, encode, grace_hopper
 
 
