@@ -31,6 +31,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--faces", "2000", "--personas", "10", "--labeled", "200", "--fit-sizes", "1000:10"],
     ),
     "latency": ("benchmarks.latency", ["--faces", "3000", "--personas", "20"], ["--faces", "500"]),
+    "predict_scale": ("benchmarks.predict_scale", ["--prototypes", "100000", "--personas", "10000"],
+                      ["--prototypes", "30000", "--personas", "3000", "--queries", "1000", "--exact-queries", "500"]),
     "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "10", "--warmup", "20",
                                 "--rounds", "3", "--cold-image-rounds"],
             ["--faces", "5000", "--clients", "10", "--seconds", "5"]),
@@ -91,6 +93,7 @@ def render(results: dict, info: dict, quick: bool) -> str:
         "ingest_only": "Ingest only (read, validate, store; no extraction)",
         "training": "Retrain and reclassify",
         "latency": "Label -> refreshed predictions",
+        "predict_scale": "Predict against many prototypes (index vs exact scan)",
         "web": "Page latency under load",
     }
     for name, title in sections.items():
@@ -146,6 +149,22 @@ def describe(name: str, d: dict) -> str:
             ("one confirm -> new model promoted", f"{d['label_to_promoted_s']} s"),
             (f"**one confirm -> all {d['unlabeled_refreshed']} unlabeled faces re-predicted**",
              f"**{d['label_to_all_refreshed_s']} s**"),
+        ])  # fmt: skip
+    if name == "predict_scale":
+        index = d.get("index") or {}
+        return _table([
+            ("prototypes / personas / queries (2 faces per image)",
+             f"{d['prototypes']} / {d['personas']} / {d['queries']}"),
+            ("index", f"{index.get('kind')}, nlist {index.get('nlist')}, nprobe {index.get('nprobe')}, "
+                      f"top-k {index.get('top_k')}" if index else "none (below the threshold: exact scan)"),
+            ("fit (of which the index alone)", f"{d['fit_s']} s ({d['index_build_s']} s)"),
+            ("artifact (of which the index)", f"{d['artifact_mb']} MB ({d['index_in_artifact_mb']} MB)"),
+            ("exact scan", f"{d['exact_faces_per_s']} faces/s ({d['exact_faces_per_cpu_s']} per CPU second)"),
+            ("**indexed** (goal >= 2,000 faces/s at 1M prototypes)",
+             f"**{d['indexed_faces_per_s']} faces/s** ({d['indexed_faces_per_cpu_s']} per CPU second)"),
+            (f"**identical to exact** (persona or unknown, {d['exact_queries']} faces; goal >= 99.5 %)",
+             f"**{d['agreement_pct']} %**"),
+            ("peak RSS", f"{d['peak_rss_mb']} MB"),
         ])  # fmt: skip
     if name == "web":
         rows = [("corpus", f"{d.get('faces')} faces"), ("concurrent clients", d.get("clients"))]

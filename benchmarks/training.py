@@ -2,7 +2,9 @@
 
 1. In memory: fit + evaluate time for labeled sets of growing size (synthetic clustered embeddings).
 2. Against the local Cassandra (a throw-away keyspace): retrain time through ``run_training``, and
-   reclassify throughput (faces/s) through ``reclassify_batch`` in batches of ``reclassify_batch_size``.
+   full-pass reclassify throughput (faces/s): the shards of ``reclassify_all``, run one after the other.
+
+Retraining at 100k labels / 10k personas (time, peak RSS, row sizes): ``python -m benchmarks.training_scale``.
 """
 
 from __future__ import annotations
@@ -47,11 +49,9 @@ def bench_db(total_faces: int, personas: int, labeled: int, redis_db: int = 14) 
 def _bench_db(total_faces: int, personas: int, labeled: int) -> dict:
     from common.classifier import clear_cache
     from common.db import get_database
-    from common.infra.settings import get_settings
     from common.repositories import faces, ids, labels
     from common.repositories import personas as personas_repo
 
-    settings = get_settings()
     db = get_database()
     _, x, y = clustered(personas, total_faces // personas, seed=2)
     face_rows, by_image, face_ids = [], [], []
@@ -61,22 +61,23 @@ def _bench_db(total_faces: int, personas: int, labeled: int) -> dict:
         fid = ids.face_id(image_id, box)
         face_ids.append(fid)
         face_rows.append((fid, image_id, *box, "synthetic", 0.99, faces.encode_embedding(emb), "synthetic", ""))
-        by_image.append((image_id, fid, *box))
+        by_image.append((image_id, fid, *box, faces.encode_embedding(emb)))
     t0 = time.perf_counter()
     db.execute_many(
         "INSERT INTO faces (face_id, image_id, box_left, box_top, box_width, box_height, detector, "
         "det_score, embedding, embedder, crop_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         face_rows,
     )
-    db.execute_many("INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", by_image)  # fmt: skip
+    db.execute_many("INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height, "
+                    "embedding, card_since) VALUES (?, ?, ?, ?, ?, ?, ?, toTimestamp(now()))", by_image)  # fmt: skip
     load_s = time.perf_counter() - t0
     pids = [personas_repo.create(db, f"Bench {i}", "bench").persona_id for i in range(personas)]
     per_persona = labeled // personas
     chosen = [i for p in range(personas) for i in np.flatnonzero(y == p)[:per_persona]]
     for i in chosen:
         labels.write(db, labels.Label(face_ids[i], pids[y[i]], labels.CONFIRM, "bench"))
-    from trainer_worker.reclassify import all_face_vectors, plan_batches, reclassify_batch
+    from common.labeling.retrain_trigger import redis_connection
+    from trainer_worker.reclassify import reclassify_all, reclassify_shard
     from trainer_worker.training import run_training
 
     t0 = time.perf_counter()
@@ -84,13 +85,9 @@ def _bench_db(total_faces: int, personas: int, labeled: int) -> dict:
     retrain_s = time.perf_counter() - t0
     clear_cache()
     t0 = time.perf_counter()
-    vectors = all_face_vectors(db)  # what RECLASSIFY_ALL does, then one task per batch
-    pairs = sorted((v.image_id, v.face_id) for v in vectors.values())
-    batches = plan_batches(pairs, settings.reclassify_batch_size)
-    predicted = 0
-    for batch in batches:
-        result = reclassify_batch(db, [], version=outcome.version, vectors={f: vectors[f] for f in batch})
-        predicted += result.predicted
+    shards: list = []  # what RECLASSIFY_ALL sends, then each shard in turn (one process)
+    reclassify_all(db, redis_connection(), outcome.version, shards.append)
+    predicted = sum(reclassify_shard(db, redis_connection(), shard).predicted for shard in shards)
     reclassify_s = time.perf_counter() - t0
     return {"faces": total_faces, "personas": personas, "labeled": len(chosen), "insert_faces_s": round(load_s, 2),
             "retrain_s": round(retrain_s, 3), "model": outcome.version, "status": outcome.status,

@@ -18,7 +18,7 @@ from common.face_models import EMBEDDER_NAME, DetectedFace, extract_faces
 from common.images import InvalidImage, load_image
 from common.infra.messages import ExtractImage, ReclassifyBatch, Send
 from common.infra.settings import Settings
-from common.repositories import faces, images, jobs, read_model
+from common.repositories import corpus_counters, faces, images, jobs, read_model
 from common.repositories.ids import face_id as derive_face_id
 from common.storage import BlobNotFound, content_key, get_blob_store
 from input_worker import folder_labels, worker_deaths
@@ -142,11 +142,14 @@ def _extract(db: Database, image: images.Image, settings: Settings, detector: st
         found_faces.append(faces.Face(fid, image.image_id, found.box, detector, found.score, found.embedding,
                                       EMBEDDER_NAME, key, now))  # fmt: skip
     faces.upsert_many(db, found_faces)
+    # the image is not processed yet, so its faces are new (a redelivery after a crash before the image was
+    # marked processed counts them again: the reconcile corrects that)
+    corpus_counters.add(db, corpus_counters.FACES, len(found_faces))
     face_ids = [face.face_id for face in found_faces]
     if label is not None:
         label(face_ids)
     if face_ids:
-        send(ReclassifyBatch(face_ids=tuple(face_ids)))
+        send(ReclassifyBatch(face_ids=tuple(face_ids), image_ids=(image.image_id,)))
     last_writes.extend(images.mark_processed_statements(image.image_id, len(face_ids)))
     log.info("image %s: %d faces (%s)", image.image_id[:12], len(face_ids), detector)
     return len(face_ids)

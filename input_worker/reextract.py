@@ -17,7 +17,7 @@ from common.face_models import EMBEDDER_NAME, extract_faces
 from common.images import load_image
 from common.infra.messages import ReclassifyBatch, Send
 from common.infra.settings import Settings
-from common.repositories import events, faces, images, labels, predictions
+from common.repositories import corpus_counters, events, faces, images, labels, predictions
 from common.repositories.ids import face_id as derive_face_id
 from common.storage import get_blob_store
 from input_worker.extract import crop_key
@@ -60,6 +60,7 @@ def reextract_image(db: Database, image_id: str, settings: Settings, detector: s
         if previous and previous.vanished_at:
             faces.set_vanished(db, fid, None)
         current.append(fid)
+    corpus_counters.add(db, corpus_counters.FACES, len(found) - len(matches))  # new boxes: new face ids
 
     removed = flagged = 0
     for oi, face in enumerate(old):
@@ -76,7 +77,7 @@ def reextract_image(db: Database, image_id: str, settings: Settings, detector: s
             removed += 1
 
     if current:
-        send(ReclassifyBatch(face_ids=tuple(current)))
+        send(ReclassifyBatch(face_ids=tuple(current), image_ids=(image_id,)))
     images.mark_processed(db, image_id, len(current))
     result = ReextractResult(image_id, len(matches), len(found) - len(matches), removed, flagged)
     events.record(db, "image.reextract", actor, image_id, {"detector": name, **result.__dict__})

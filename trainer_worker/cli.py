@@ -1,4 +1,5 @@
-"""`persona-pipeline models list|promote VERSION|rollback|resign` and `persona-pipeline retrain [--wait]`.
+"""`persona-pipeline models list|promote VERSION|rollback|resign|pin VERSION|unpin VERSION` and
+`persona-pipeline retrain [--wait]`.
 
 ``models resign`` is the upgrade path for versions trained before artifacts were signed
 (PP_ARTIFACT_HMAC_KEY): it signs every unsigned artifact whose key and SHA-256 still match its row.
@@ -53,6 +54,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             signed = [v for v in versions if registry.resign(db, v)]
             print(f"signed {len(signed)} artifact(s): {', '.join(f'v{v}' for v in signed) or 'none needed'}")
             return 0
+        if args.action in ("pin", "unpin"):
+            if args.version is None:
+                print(f"{args.action} needs a VERSION", file=sys.stderr)
+                return 2
+            registry.pin(db, args.version, args.action == "pin")
+            print(f"v{args.version} {'pinned: kept by retention' if args.action == 'pin' else 'unpinned'}")
+            return 0
         if args.action == "rollback":
             target = registry.rollback(db, _actor())
             print(f"rolled back: v{target} is active; unlabeled faces are being reclassified")
@@ -104,9 +112,11 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("models", help="the model registry: list, promote, rollback, history, resign")
-    p.add_argument("action", choices=["list", "promote", "rollback", "history", "resign"])
-    p.add_argument("version", nargs="?", type=int, help="version to promote (resign: one version, default all)")
+    p = subparsers.add_parser("models", help="the model registry: list, promote, rollback, history, resign, pin")
+    p.add_argument("action", choices=["list", "promote", "rollback", "history", "resign", "pin", "unpin"])
+    p.add_argument(
+        "version", nargs="?", type=int, help="version to promote, pin or unpin (resign: one version, default all)"
+    )
     p.add_argument("--reason", default="", help="why (promote)")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="list as JSON with every metric")

@@ -13,13 +13,21 @@ import logging
 from common.db import get_database
 from common.infra import messages, task_names
 from common.infra.celery_app import celery_app
-from common.infra.messages import CheckEvents, ReclassifyAll, ReclassifyBatch, Retrain
+from common.infra.messages import (
+    CheckEvents,
+    ReclassifyAll,
+    ReclassifyBatch,
+    ReclassifyShard,
+    ReconcileCorpusCounts,
+    Retrain,
+)
 from common.infra.settings import get_settings
 from common.infra.task_retry import retry_options
 from common.labeling.retrain_trigger import redis_connection
 from common.task_runtime.task_intake import receives
+from trainer_worker import corpus_reconcile
 from trainer_worker.events_check import check_events
-from trainer_worker.reclassify import decode_faces, reclassify_all, reclassify_batch
+from trainer_worker.reclassify import reclassify_all, reclassify_batch, reclassify_shard
 from trainer_worker.retrain_job import BUSY, handle_retrain
 
 log = logging.getLogger(__name__)
@@ -47,21 +55,37 @@ def check_events_task(_message: CheckEvents) -> dict:
     return {"pending_events": result.pending_events, "requested": result.requested, "reason": result.reason}
 
 
-@celery_app.task(name=task_names.RECLASSIFY_ALL, **RETRY)
+def _send(message: messages.Message) -> object:
+    return messages.send(message, celery_app.send_task)
+
+
+@celery_app.task(name=task_names.RECLASSIFY_ALL, bind=True, **RETRY)
 @receives(ReclassifyAll)
-def reclassify_all_task(message: ReclassifyAll) -> int:
-    return reclassify_all(get_database(), redis_connection(), message.version)
+def reclassify_all_task(self, message: ReclassifyAll) -> int:
+    """The pass id is the task's id: a redelivery of this message resumes the same pass."""
+    return reclassify_all(get_database(), redis_connection(), message.version, _send, pass_id=self.request.id)
+
+
+@celery_app.task(name=task_names.RECLASSIFY_SHARD, **RETRY)
+@receives(ReclassifyShard)
+def reclassify_shard_task(message: ReclassifyShard) -> dict:
+    """One token range of a full pass (low priority: new faces' batches are served first)."""
+    result = reclassify_shard(get_database(), redis_connection(), message)
+    return {"status": result.status, "predicted": result.predicted, "unchanged": result.unchanged}
 
 
 @celery_app.task(name=task_names.RECLASSIFY_BATCH, **RETRY)
 @receives(ReclassifyBatch)
 def reclassify_batch_task(message: ReclassifyBatch) -> dict:
-    """New faces from the input worker (by id), or a batch of a full pass (rows with embeddings)."""
-    db, client = get_database(), redis_connection()
-    if message.full_pass is None:
-        result = reclassify_batch(db, list(message.face_ids), client)
-    else:
-        batch = message.full_pass
-        result = reclassify_batch(db, [], client, batch.version, batch.batch_id, True, decode_faces(batch.faces))
+    """New faces from the input worker."""
+    result = reclassify_batch(get_database(), list(message.face_ids), redis_connection(), message.image_ids)
     return {"version": result.version, "predicted": result.predicted, "labeled": result.labeled,
             "missing": result.missing}  # fmt: skip
+
+
+@celery_app.task(name=task_names.RECONCILE_CORPUS_COUNTS, **RETRY)
+@receives(ReconcileCorpusCounts)
+def reconcile_corpus_counts_task(message: ReconcileCorpusCounts) -> dict:
+    """Count the corpus exactly and correct the counters (beat; a Redis lock keeps reconciles apart)."""
+    result = corpus_reconcile.run(get_database(), redis_connection(), message.names)
+    return {"counts": result.counts, "corrections": result.corrections, "skipped": result.skipped}

@@ -1,4 +1,10 @@
-"""One training run: gather labels, fit, evaluate, store the artifact, register, gate, promote."""
+"""One training run: gather labels, fit, evaluate, store the artifact, register, gate, promote, prune.
+
+Sized for 100k labels and 10k personas (``make bench``: ``python -m benchmarks.training_scale``): labels
+are read in one paged scan, evaluation holds out a bounded sample (``PP_EVAL_SAMPLE_FACES``), per-persona
+figures go to their own table (the version's row stays small), and old versions are pruned
+(``PP_MODEL_RETENTION_VERSIONS``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from common.classifier.artifacts import dump_model, save_artifact, sign
 from common.classifier.evaluation import evaluate
 from common.classifier.gate import decide
 from common.classifier.model import OpenSetClassifier
+from common.classifier.stored_metrics import split_for_storage
 from common.db import Database
 from common.infra.settings import Settings, get_settings
 from common.repositories import events
@@ -64,6 +71,7 @@ def run_training(db: Database, reason: str = "", force: bool = False,
     covered = pending[-1].event_id if pending else None
     force = force or any(e.kind == MANUAL_EVENT for e in pending)  # "retrain now" trains even if nothing changed
     data = gather(db)
+    read_s = time.monotonic() - started
     params = model_params(settings)
     digest = data.digest(params)
     if not data.face_ids:
@@ -82,22 +90,38 @@ def run_training(db: Database, reason: str = "", force: bool = False,
     model = OpenSetClassifier(settings.unknown_distance, settings.min_probability).fit(
         data.embeddings, data.persona_ids, data.rejected_embeddings, data.rejected_persona_ids
     )
-    metrics = evaluate(model)  # also calibrates the temperature
+    fitted_s = time.monotonic() - started
+    evaluated = evaluate(model, sample_faces=settings.eval_sample_faces)  # also calibrates the temperature
+    evaluated_s = time.monotonic() - started
+    metrics, label_counts, per_persona = split_for_storage(evaluated, data.label_counts)
     artifact = dump_model(model)
     key, sha = save_artifact(get_blob_store(), artifact)
     version = models_repo.next_version(db)
+    registry.store_persona_metrics(db, version, per_persona)  # before the row: a listed version is complete
     duration = round(time.monotonic() - started, 3)
     mv = models_repo.ModelVersion(
         version=version, status=registry.CANDIDATE, reason=reason[:500], metrics=metrics,
-        label_counts=data.label_counts, data_digest=digest, embedder=data.embedder,
+        label_counts=label_counts, data_digest=digest, embedder=data.embedder,
         library_versions=library_versions(), duration_s=duration, artifact_key=key, artifact_sha256=sha,
         created_at=datetime.now(UTC), trigger_event=covered, artifact_hmac=sign(artifact),
     )  # fmt: skip
     models_repo.insert_version(db, mv)
     status, why = _gate(db, version, metrics, settings)
     state.mark_finished(db, covered)
-    log.info("trained v%s in %.2fs: %s (%s)", version, duration, status, why)
+    _prune(db, settings)
+    log.info("trained v%s in %.2fs (read %.1fs, fit %.1fs, evaluate %.1fs, store/gate/prune %.1fs): %s (%s)",
+             version, duration, read_s, fitted_s - read_s, evaluated_s - fitted_s,
+             time.monotonic() - started - evaluated_s,
+             status, why)  # fmt: skip
     return TrainingOutcome(status, version, why, duration)
+
+
+def _prune(db: Database, settings: Settings) -> None:
+    """Old versions go (see :func:`registry.prune`); a failure here never fails the training."""
+    try:
+        registry.prune(db, settings.model_retention_versions)
+    except Exception as exc:  # the next training prunes again
+        log.warning("pruning old model versions failed: %s", exc)
 
 
 def _gate(db: Database, version: int, metrics: dict, settings: Settings) -> tuple[str, str]:

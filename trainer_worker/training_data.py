@@ -18,6 +18,9 @@ from common.repositories import personas as personas_repo
 
 log = logging.getLogger(__name__)
 
+READ_CHUNK = 10_000  # faces read (concurrently) per round
+EMBEDDER_SAMPLE = 1000  # confirmed faces whose embedder name is read
+
 
 @dataclass
 class TrainingData:
@@ -50,33 +53,50 @@ class TrainingData:
 
 
 def gather(db: Database) -> TrainingData:
-    """Labels of existing personas, joined with their faces' embeddings (deterministic order)."""
+    """Labels of existing personas, joined with their faces' embeddings (deterministic order).
+
+    The labels come from one paged read of ``labels_by_persona``; the embeddings from concurrent ``IN``
+    reads of ``faces``, ``READ_CHUNK`` faces at a time so that only one chunk's rows are held at once (100k
+    labels: a few seconds, however many personas). The embedder names recorded with the version are those
+    of up to ``EMBEDDER_SAMPLE`` evenly spaced confirmed faces."""
     personas = [p.persona_id for p in personas_repo.list_all(db)]
-    labels = sorted(labels_repo.all_labels(db, personas), key=lambda lab: (str(lab.persona_id), lab.face_id))
-    vectors = faces_repo.vectors(db, [lab.face_id for lab in labels])
+    labels = sorted(labels_repo.scan_for_training(db, personas), key=lambda lab: (str(lab.persona_id), lab.face_id))
     data = TrainingData()
     pos: list[np.ndarray] = []
     neg: list[np.ndarray] = []
-    embedders: Counter = Counter()
-    for label in labels:
-        face = vectors.get(label.face_id)
-        if face is None or face.embedding.shape != (EMBEDDING_DIM,) or not np.all(np.isfinite(face.embedding)):
+    vectors: dict[str, np.ndarray] = {}
+    for i, label in enumerate(labels):
+        if i % READ_CHUNK == 0:
+            vectors = _embeddings(db, [lab.face_id for lab in labels[i : i + READ_CHUNK]])
+        embedding = vectors.get(label.face_id)
+        if embedding is None or embedding.shape != (EMBEDDING_DIM,) or not np.all(np.isfinite(embedding)):
             data.skipped.append(label.face_id)
             continue
         if label.verdict == labels_repo.CONFIRM:
             data.face_ids.append(label.face_id)
             data.persona_ids.append(label.persona_id)
-            pos.append(face.embedding)
-            embedders[face.embedder] += 1
+            pos.append(embedding)
         elif label.verdict == labels_repo.REJECT:
             data.rejected_face_ids.append(label.face_id)
             data.rejected_persona_ids.append(label.persona_id)
-            neg.append(face.embedding)
+            neg.append(embedding)
     if data.skipped:
         log.warning("%d labeled faces have no usable embedding and are left out", len(data.skipped))
     if pos:
         data.embeddings = np.asarray(pos, np.float32)
     if neg:
         data.rejected_embeddings = np.asarray(neg, np.float32)
-    data.embedder = ",".join(sorted(e for e in embedders if e)) or "unknown"
+    data.embedder = _embedders(db, data.face_ids)
     return data
+
+
+def _embeddings(db: Database, face_ids: list[str]) -> dict[str, np.ndarray]:
+    """Face id -> embedding of those of ``face_ids`` that exist (one round of concurrent ``IN`` reads)."""
+    return {face_id: faces_repo.decode_embedding(blob)
+            for face_id, _image, blob, _written in faces_repo.embeddings_with_write_times(db, face_ids)}  # fmt: skip
+
+
+def _embedders(db: Database, face_ids: list[str]) -> str:
+    step = max(1, len(face_ids) // EMBEDDER_SAMPLE)
+    found = faces_repo.vectors(db, face_ids[::step])
+    return ",".join(sorted({v.embedder for v in found.values() if v.embedder})) or "unknown"

@@ -1,6 +1,6 @@
 """The dashboard's reads (queue depths, workers online) and the audit log's. Workers online is kept for a
-few seconds per process and refreshed in the background (it asks every worker). Corpus counts:
-``corpus_counts``."""
+few seconds per process and refreshed in the background (it asks every worker); so are the rejected files of
+recent jobs. Corpus counts: ``corpus_counts``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any
 import redis
 
 from common.db import Database
+from common.infra.celery_app import queue_lists
+from common.infra.reclassify_passes import pass_progress
 from common.infra.settings import get_settings
 from common.infra.task_names import QUEUES
 from common.operations.health import check_workers
@@ -62,12 +64,33 @@ def clear_cache() -> None:
         _cache.clear()
 
 
+def forget(key: str) -> None:
+    """Drop one kept value: the next call computes it again."""
+    with _cache_lock:
+        _cache.pop(key, None)
+
+
 def queue_depths() -> dict[str, int | None]:
+    """Messages waiting per queue, every priority of it (a full pass's shards wait at the lowest)."""
     client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=1, socket_connect_timeout=1)
     try:
-        return {name: int(client.llen(name)) for name in QUEUES}
+        return {name: sum(int(client.llen(key)) for key in queue_lists(name)) for name in QUEUES}
     except redis.RedisError:
         return dict.fromkeys(QUEUES)
+    finally:
+        client.close()
+
+
+def reclassify_pass(version: int | None) -> dict | None:
+    """The progress of the active version's full reclassification pass (None: none, or Redis is down)."""
+    if version is None:
+        return None
+    client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        progress = pass_progress(client, version)
+        return progress.as_dict() if progress else None
+    except redis.RedisError:
+        return None
     finally:
         client.close()
 

@@ -7,8 +7,8 @@ the pods directly. The port is taken from ``SERVER_PORT``, which gunicorn sets f
 (not from the Host header) for TCP addresses; do not bind the metrics port to a unix socket.
 
 Request counts and latency histograms are kept in this process (each gunicorn worker reports its own;
-Prometheus sums them per instance). Corpus counts are the dashboard's, shared by every process and
-recounted in the background (``visualization_web.corpus_counts``): counting 100k rows is not free.
+Prometheus sums them per instance). Corpus counts are the dashboard's: counters kept on write, a few
+partition reads (``visualization_web.corpus_counts``).
 """
 
 from __future__ import annotations
@@ -105,12 +105,13 @@ def render() -> str:
     out: list[str] = []
     cassandra_up = 1
     try:
-        counts = corpus_counts.current(get_database())  # None: the first count is running elsewhere
+        counts = corpus_counts.current(get_database(), rejected=False)
         kinds = ("images", "faces", "personas")
-        out += _gauge("pp_corpus_objects", "Stored images, faces and personas, as last counted.",
-                      [(f'{{kind="{k}"}}', counts.values[k]) for k in kinds] if counts else [])  # fmt: skip
-        out += _gauge("pp_corpus_counted_age_seconds", "Seconds since the corpus was last counted.",
-                      [("", round(counts.age(), 1))] if counts else [])  # fmt: skip
+        out += _gauge("pp_corpus_objects", "Stored images, faces and personas (counters kept on write).",
+                      [(f'{{kind="{k}"}}', counts.values[k]) for k in kinds])  # fmt: skip
+        age = counts.age()  # None: never counted exactly yet
+        out += _gauge("pp_corpus_counted_age_seconds", "Seconds since the corpus counters were last counted exactly.",
+                      [("", round(age, 1))] if age is not None else [])  # fmt: skip
         version = queries.active_version(get_database())
         out += _gauge("pp_active_model_version", "The active model version (absent: no model yet).",
                       [("", version)] if version is not None else [])  # fmt: skip

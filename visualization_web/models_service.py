@@ -50,7 +50,14 @@ def get(db: Database, version: int) -> dict:
     model = models_repo.get_version(db, version)
     if model is None:
         raise ApiError(404, f"no model version {version}")
-    return version_dict(model)
+    return detailed_dict(db, model)
+
+
+def detailed_dict(db: Database, model: Any) -> dict:
+    """:func:`version_dict` with per-persona metrics, the confusion and label counts (one row per persona in
+    ``model_persona_metrics``; in the version's own row for versions trained before it)."""
+    metrics, counts = registry.detailed_metrics(db, model)
+    return {**version_dict(model), "metrics": metrics, "label_counts": counts}
 
 
 def promote(db: Database, version: int, actor: str, reason: str = "") -> None:

@@ -101,6 +101,10 @@ def _replace(db: Database, store: BlobStore, old: models_repo.ModelVersion, mode
         embedder=old.embedder, library_versions=old.library_versions, artifact_key=key, artifact_sha256=sha,
         artifact_hmac=sign(data), created_at=datetime.now(UTC),
     ))  # fmt: skip
+    kept = set(model.persona_ids)  # the replaced version's per-persona figures, for the personas it still has
+    models_repo.insert_persona_metrics(db, version, [
+        row for row in models_repo.persona_metrics(db, old.version) if str(row.persona_id) in kept
+    ])  # fmt: skip
     # no reclassify yet: the caller asks for it once the erased faces are gone (else they would be sent again)
     registry.promote(db, version, actor, reason=why, action=REWRITE_ACTION, reclassify=False)
     return version

@@ -7,15 +7,23 @@ can never be promoted again, see :mod:`common.classifier.erasure`).
 
 A version is loaded only through :func:`load_model`, which checks the artifact's pinned key, SHA-256 and
 HMAC signature (:mod:`common.classifier.artifacts`) before unpickling.
+
+A version's per-persona metrics and label counts are stored one row per persona
+(``model_persona_metrics``); :func:`detailed_metrics` puts them back together for the web. Retention
+(:func:`prune`, after each training): the newest ``PP_MODEL_RETENTION_VERSIONS`` versions are kept, and
+so are the active version, the version a rollback would go back to, and every pinned version; the rest
+lose their row, per-persona rows, history entries and artifact (unless a kept version shares it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 
 from common.classifier.artifacts import check_bytes, check_key, load_artifact, sign
 from common.classifier.model import OpenSetClassifier
+from common.classifier.stored_metrics import confusion_from_rows
 from common.db import Database
 from common.infra import messages
 from common.infra.celery_app import celery_app
@@ -29,7 +37,8 @@ from common.repositories.models import (
     record_history,
     set_status,
 )
-from common.storage import get_blob_store
+from common.storage import BlobNotFound, InvalidKey, get_blob_store
+from common.storage.base import validate_key
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +125,73 @@ def rollback(db: Database, actor: str, reclassify: bool = True) -> int:
 def request_reclassify_all(version: int, send_task: messages.SendTask = celery_app.send_task) -> None:
     """Ask the reclassify queue to re-predict every unlabeled face with ``version``."""
     messages.send(messages.ReclassifyAll(version=version), send_task)
+
+
+# ---------------------------------------------------------- per-persona figures
+def store_persona_metrics(db: Database, version: int, per_persona: dict[str, dict]) -> None:
+    """One ``model_persona_metrics`` row per persona: its metrics (with its confusion row) and label counts."""
+    rows = []
+    for persona, entry in per_persona.items():
+        figures = {k: v for k, v in entry.items() if k not in ("confirmed", "rejected")}
+        rows.append(models_repo.PersonaMetrics(persona, figures, entry.get("confirmed", 0), entry.get("rejected", 0)))
+    models_repo.insert_persona_metrics(db, version, rows)
+
+
+def detailed_metrics(db: Database, mv: ModelVersion) -> tuple[dict, dict]:
+    """(metrics with ``per_persona`` and ``confusion``, label counts with ``per_persona``) of a version: from
+    ``model_persona_metrics``, or, for a version trained before those rows existed, from its own row."""
+    metrics, counts = dict(mv.metrics), dict(mv.label_counts)
+    if "per_persona" in metrics:  # stored in the version's row (before migration 0011)
+        return metrics, counts
+    rows = models_repo.persona_metrics(db, mv.version)
+    confused = {r.persona_id: r.metrics.get("confused") or {} for r in rows if r.metrics.get("confused")}
+    metrics["per_persona"] = {r.persona_id: {k: v for k, v in r.metrics.items() if k != "confused"} for r in rows}
+    metrics.setdefault("confusion", confusion_from_rows(confused))
+    counts["per_persona"] = {r.persona_id: {"confirmed": r.confirmed, "rejected": r.rejected} for r in rows}
+    return metrics, counts
+
+
+# ---------------------------------------------------------- pin / retention
+def pin(db: Database, version: int, pinned: bool = True) -> None:
+    """A pinned version is kept by :func:`prune` (whatever its age) until unpinned."""
+    if get_version(db, version) is None:
+        raise RegistryError(f"no model version {version}")
+    models_repo.set_pinned(db, version, pinned)
+
+
+def kept_versions(db: Database, versions: list[ModelVersion], keep_newest: int) -> set[int]:
+    """The newest ``keep_newest``, the active one, the one a rollback returns to, and the pinned ones."""
+    keep = {mv.version for mv in sorted(versions, key=lambda v: v.version, reverse=True)[: max(1, keep_newest)]}
+    keep |= {mv.version for mv in versions if mv.pinned}
+    active = active_version(db)
+    if active is not None:
+        keep.add(active)
+        previous = previous_active(db, active)
+        if previous is not None:
+            keep.add(previous)
+    return keep
+
+
+def prune(db: Database, keep_newest: int, store=None) -> list[int]:
+    """Delete the versions :func:`kept_versions` does not keep: their per-persona rows, history entries,
+    artifact (unless a kept version has the same one) and row, in that order (a crash leaves the row, and
+    the next pruning finishes). Returns the pruned versions, oldest first."""
+    versions = models_repo.list_versions(db, limit=1_000_000)
+    keep = kept_versions(db, versions, keep_newest)
+    doomed = sorted(mv.version for mv in versions if mv.version not in keep)
+    if not doomed:
+        return []
+    store = store or get_blob_store()
+    kept_keys = {mv.artifact_key for mv in versions if mv.version in keep and mv.artifact_key}
+    by_version = {mv.version: mv for mv in versions}
+    for version in doomed:
+        models_repo.delete_persona_metrics(db, version)
+    models_repo.delete_history_of(db, set(doomed))
+    for version in doomed:
+        key = by_version[version].artifact_key
+        if key and key not in kept_keys:
+            with contextlib.suppress(InvalidKey, BlobNotFound):
+                store.delete(validate_key(key))
+        models_repo.delete_version(db, version)
+    log.info("pruned model versions %s (kept %s)", doomed, sorted(keep))
+    return doomed

@@ -1,4 +1,4 @@
-"""The one Celery app: Redis broker, four queues, JSON only, at-least-once delivery.
+"""The one Celery app: Redis broker, four queues (with priorities), JSON only, at-least-once delivery.
 
 Worker packages import this app and register their tasks on it
 (``input_worker.app``, ``trainer_worker.app``); the web app only sends typed messages
@@ -18,6 +18,14 @@ from kombu import Queue
 from common.infra import task_names
 from common.infra.settings import Settings, get_settings
 
+PRIORITY_STEPS = (0, 3, 6, 9)
+PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport: between a queue's name and a priority step
+
+
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists holding the messages of ``queue``, one per priority step (queue depth: their sum)."""
+    return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]
+
 
 def celery_config(settings: Settings) -> dict:
     transport = {
@@ -29,6 +37,11 @@ def celery_config(settings: Settings) -> dict:
         "unacked_restore_throttle": 1,
         "socket_keepalive": True,
         "health_check_interval": 25,
+        # Priorities on one queue: a message of priority p goes to the list "<queue>\x06\x16<step>" (the
+        # base list for 0) and a worker pops the lists in this order, so priority 0 (the default: new faces'
+        # predictions) is served before 9 (full-pass shards, ``messages.LOW_PRIORITY``). kombu's default
+        # steps, spelled out because the reclassify queue relies on them.
+        "priority_steps": list(PRIORITY_STEPS),
     }
     return {
         "broker_url": settings.redis_url,
@@ -61,6 +74,11 @@ def celery_config(settings: Settings) -> dict:
                 "task": task_names.CHECK_EVENTS,
                 "schedule": 60.0,
                 "options": {"queue": "retrain", "expires": 55},
+            },
+            "reconcile-corpus-counters": {  # trainer_worker.corpus_reconcile
+                "task": task_names.RECONCILE_CORPUS_COUNTS,
+                "schedule": settings.corpus_reconcile_seconds,
+                "options": {"queue": "reclassify", "expires": max(30.0, settings.corpus_reconcile_seconds * 0.9)},
             },
         },
         "timezone": "UTC",

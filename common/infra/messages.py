@@ -16,13 +16,11 @@ Task names and queues are the constants of ``common.infra.task_names`` (Celery's
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, ClassVar, Protocol, Self
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from common.infra import task_names
 
@@ -44,6 +42,7 @@ class Message(Part):
 
     task_name: ClassVar[str]
     task_queue: ClassVar[str | None]  # None: Celery's default queue (or, for a record, the field ``queue``)
+    task_priority: ClassVar[int | None] = None  # None: the default, served first (see LOW_PRIORITY)
 
     def kwargs(self) -> dict[str, Any]:
         """The JSON kwargs the task receives."""
@@ -163,7 +162,8 @@ class CheckEvents(Message):
 
 
 class ReclassifyAll(Message):
-    """Fan out a full prediction pass for a newly active model version (``trainer_worker.reclassify``)."""
+    """Fan out a full prediction pass for a newly active model version: one :class:`ReclassifyShard` per token
+    range of about ``PP_RECLASSIFY_SHARD_FACES`` faces (``trainer_worker.reclassify.reclassify_all``)."""
 
     task_name: ClassVar[str] = task_names.RECLASSIFY_ALL
     task_queue: ClassVar[str | None] = "reclassify"
@@ -171,43 +171,57 @@ class ReclassifyAll(Message):
     version: int  # the version promoted; the pass is skipped when another one is active by then
 
 
-def _float32_base64(text: str) -> str:
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"not base64: {exc}") from None
-    if len(raw) % 4:
-        raise ValueError("not a float32 vector (length is not a multiple of 4 bytes)")
-    return text
+LOW_PRIORITY = 9  # Redis transport: priority 0 (the default) is served first, 9 last (common.infra.celery_app)
+TOKEN_MIN = -(2**63)  # Murmur3 tokens lie in (TOKEN_MIN, TOKEN_MAX]: a range starting at TOKEN_MIN misses none
+TOKEN_MAX = 2**63 - 1
+Token = Annotated[int, Field(ge=TOKEN_MIN, le=TOKEN_MAX)]
 
 
-Embedding = Annotated[str, AfterValidator(_float32_base64)]
-EncodedFace = tuple[NonEmpty, NonEmpty, Embedding]  # [face_id, image_id, base64 float32 embedding]
+class ReclassifyShard(Message):
+    """Predict the faces of one token range of ``faces_by_image`` for one full pass
+    (``trainer_worker.reclassify.reclassify_shard``). Only the range travels, never a face or an embedding;
+    sent at low priority so new faces' predictions (:class:`ReclassifyBatch`) never wait behind a pass."""
 
+    task_name: ClassVar[str] = task_names.RECLASSIFY_SHARD
+    task_queue: ClassVar[str | None] = "reclassify"
+    task_priority: ClassVar[int | None] = LOW_PRIORITY
 
-class PassBatch(Part):
-    """One batch of a full pass: every face of its images, with embeddings (no point reads needed)."""
+    version: int  # the version the pass is for: the shard stops once another one is active
+    pass_id: NonEmpty  # the pass (a newer pass of any version cancels this one's unfinished shards)
+    shard: int = Field(ge=0)  # its index in the pass
+    start: Token  # the range is token(image_id) > start AND token(image_id) <= end
+    end: Token
 
-    version: int
-    batch_id: NonEmpty
-    faces: tuple[EncodedFace, ...]
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.start >= self.end:
+            raise ValueError("start must be below end")
+        return self
 
 
 class ReclassifyBatch(Message):
-    """Predict faces with the active model (``trainer_worker.reclassify.reclassify_batch``): either new faces
-    by id (from extraction; their same-image siblings are predicted with them) or one batch of a full pass."""
+    """Predict new faces with the active model (``trainer_worker.reclassify.reclassify_batch``): the faces of
+    ``image_ids`` (when given; else the images of ``face_ids``) are predicted together, so the same-image
+    constraint sees every face of an image. Sent by extraction at the default (highest) priority."""
 
     task_name: ClassVar[str] = task_names.RECLASSIFY_BATCH
     task_queue: ClassVar[str | None] = "reclassify"
 
     face_ids: tuple[NonEmpty, ...] = ()
-    full_pass: PassBatch | None = None
+    image_ids: tuple[NonEmpty, ...] = ()  # the images of face_ids (saves looking them up)
 
-    @model_validator(mode="after")
-    def _one_form(self) -> Self:
-        if self.face_ids and self.full_pass is not None:
-            raise ValueError("give face_ids or full_pass, not both")
-        return self
+
+CorpusCount = Literal["images", "faces", "personas", "confirmed", "predicted", "unknown"]  # corpus_counters.NAMES
+
+
+class ReconcileCorpusCounts(Message):
+    """Count the corpus exactly and correct the counters kept on write (``trainer_worker.corpus_reconcile``;
+    beat, every ``PP_CORPUS_RECONCILE_SECONDS``)."""
+
+    task_name: ClassVar[str] = task_names.RECONCILE_CORPUS_COUNTS
+    task_queue: ClassVar[str | None] = "reclassify"
+
+    names: tuple[CorpusCount, ...] = ()  # empty: every count
 
 
 # --- every worker -------------------------------------------------------------------------------------------
@@ -240,8 +254,8 @@ class RecordBadMessage(Message):
 
 
 MESSAGES: tuple[type[Message], ...] = (
-    IngestJob, IngestBatch, ExtractImage, ReextractImage, Retrain, CheckEvents, ReclassifyAll, ReclassifyBatch,
-    Ping, RecordBadMessage,
+    IngestJob, IngestBatch, ExtractImage, ReextractImage, Retrain, CheckEvents, ReclassifyAll, ReclassifyShard,
+    ReclassifyBatch, Ping, RecordBadMessage, ReconcileCorpusCounts,
 )  # fmt: skip
 BY_TASK: dict[str, type[Message]] = {message.task_name: message for message in MESSAGES}
 
@@ -255,11 +269,13 @@ class SendTask(Protocol):
 
 
 def send(message: Message, send_task: SendTask, *, countdown: float | None = None) -> object:
-    """Publish ``message`` as its task (JSON kwargs, its queue) with ``send_task`` (``celery_app.send_task``);
-    returns what that returns (Celery: the task's ``AsyncResult``)."""
+    """Publish ``message`` as its task (JSON kwargs, its queue, its priority) with ``send_task``
+    (``celery_app.send_task``); returns what that returns (Celery: the task's ``AsyncResult``)."""
     options: dict[str, Any] = {}
     if message.route() is not None:
         options["queue"] = message.route()
+    if message.task_priority is not None:
+        options["priority"] = message.task_priority
     if countdown is not None:
         options["countdown"] = countdown
     return send_task(message.task_name, kwargs=message.kwargs(), **options)

@@ -115,13 +115,32 @@ class Settings(BaseSettings):
     unknown_distance: float = Field(0.6, description="Farther than this from a persona's faces -> unknown")
     min_probability: float = Field(0.35, description="Lower calibrated probability -> unknown")
     promotion_tolerance: float = Field(0.02, description="Allowed macro-F1 drop for promotion")
+    eval_sample_faces: int = Field(
+        2000,
+        ge=2,
+        description="Most confirmed faces held out to evaluate a trained model: max(2, this // evaluable "
+        "personas) per persona, for at most this // that many personas (a seeded sample above)",
+    )
+    model_retention_versions: int = Field(
+        20,
+        ge=1,
+        description="Newest model versions kept; older ones (rows, per-persona metrics, history, artifacts) are "
+        "pruned after each training, except the active, the previous (rollback target) and pinned versions",
+    )
     retrain_quiet_seconds: float = Field(5.0, description="Quiet period that coalesces label bursts")
     retrain_lock_seconds: int = Field(
         60,
         description="Expiry of the one-training-at-a-time lock; a running training renews it every third of "
         "this, so a crashed trainer blocks retraining at most this long",
     )
-    reclassify_batch_size: int = Field(500, description="Faces per reclassify task")
+    reclassify_batch_size: int = Field(
+        500, ge=1, description="Faces predicted and written together: one step of a full-pass shard"
+    )
+    reclassify_shard_faces: int = Field(
+        2000,
+        ge=1,
+        description="Faces per full-pass shard (a token range of faces_by_image; a shard never splits an image)",
+    )
     artifact_hmac_key: SecretStr | None = Field(
         None,
         description="Key of the HMAC-SHA256 that signs model artifacts (at least 32 characters; the same in every "
@@ -168,7 +187,10 @@ class Settings(BaseSettings):
         9464, ge=1, le=65535, description="/metrics is served only on this port (a second gunicorn --bind)"
     )
     corpus_counts_seconds: float = Field(
-        30.0, ge=1, description="Dashboard and /metrics corpus counts older than this are recounted in the background"
+        30.0, ge=1, description="The dashboard's rejected files of recent jobs are read again when older than this"
+    )
+    corpus_reconcile_seconds: float = Field(
+        3600.0, ge=60, description="Corpus counters kept on write are counted exactly and corrected this often (beat)"
     )
     web_workers: int = Field(2, ge=1, le=64, description="gunicorn worker processes per web server")
     web_worker_class: WebWorkerClass = Field(

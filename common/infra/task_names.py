@@ -12,8 +12,10 @@ RETRAIN = "trainer_worker.retrain"
 CHECK_EVENTS = "trainer_worker.check_events"
 RECLASSIFY_BATCH = "trainer_worker.reclassify_batch"
 RECLASSIFY_ALL = "trainer_worker.reclassify_all"
+RECLASSIFY_SHARD = "trainer_worker.reclassify_shard"
 PING = "common.ping"
 RECORD_BAD_MESSAGE = "common.record_bad_message"  # sent to the queue the bad message came from
+RECONCILE_CORPUS_COUNTS = "trainer_worker.reconcile_corpus_counts"
 
 QUEUES = ("ingest", "extract", "retrain", "reclassify")
 
@@ -26,4 +28,6 @@ ROUTES = {
     CHECK_EVENTS: "retrain",
     RECLASSIFY_ALL: "reclassify",
     RECLASSIFY_BATCH: "reclassify",
+    RECLASSIFY_SHARD: "reclassify",
+    RECONCILE_CORPUS_COUNTS: "reclassify",
 }

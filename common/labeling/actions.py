@@ -19,7 +19,7 @@ from common.db import Database
 from common.infra.redis_client import redis_connection
 from common.labeling import privacy_erase
 from common.labeling.retrain_trigger import request_retrain
-from common.repositories import events, face_cards, faces, images, labels, personas, predictions
+from common.repositories import corpus_counters, events, face_cards, faces, images, labels, personas, predictions
 from common.repositories import models as models_repo
 from common.storage import get_blob_store
 
@@ -171,6 +171,7 @@ def merge_personas(db: Database, source_id: uuid.UUID, target_id: uuid.UUID, act
         image_id = image_of.get(label.face_id)
         labels.remove(db, label.face_id, source_id, image_id)
         if label.verdict == labels.CONFIRM:
+            corpus_counters.add(db, corpus_counters.CONFIRMED, -1)  # put (below) counts the target's
             labels.put(db, label.face_id, target_id, labels.CONFIRM, label.labeled_by or actor, image_id)
         elif target_verdict is None:
             labels.write(db, labels.Label(label.face_id, target_id, labels.REJECT, label.labeled_by, label.labeled_at),
@@ -196,6 +197,7 @@ def delete_persona(db: Database, persona_id: uuid.UUID, actor: str, erase_faces:
         erased_images = _erase_faces(db, persona_id, own, actor)
     else:
         _remove_persona(db, persona_id, own)
+        corpus_counters.add(db, corpus_counters.CONFIRMED, -sum(1 for lab in own if lab.verdict == labels.CONFIRM))
     payload = {
         "name": persona.name,
         "labels_removed": len(own),
@@ -258,6 +260,7 @@ def _erase_image(db: Database, image_id: str) -> None:
     for face in faces.for_image(db, image_id):
         for label in labels.for_face(db, face.face_id):
             labels.remove(db, face.face_id, label.persona_id, image_id)
+            corpus_counters.add(db, corpus_counters.CONFIRMED, -(label.verdict == labels.CONFIRM))
         predictions.delete_for_face(db, face.face_id, image_id)
         if face.crop_key:
             store.delete(face.crop_key)

@@ -9,8 +9,8 @@ predictions; this module removes what is left elsewhere:
 * the face and image ids named in audit events (replaced by "erased");
 * rendered pages in the Redis page cache (they show crops and face ids);
 * queued or delivered-but-unacknowledged task messages naming an erased face (RECLASSIFY_BATCH carries
-  face ids and embeddings); they are removed, and one reclassification of every face is requested so
-  the other faces of a removed batch are predicted again;
+  face and image ids; full-pass shards carry only token ranges); they are removed, and one reclassification
+  of every face is requested so the other faces of a removed batch are predicted again;
 * a reclassify batch already running: the erased faces are recorded in Redis as SHA-256 digests (never
   the ids) for the visibility timeout, and :func:`erased_among` lets the batch skip them.
 

@@ -48,7 +48,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     finally:
         cluster.shutdown()
     print(f"applied: {', '.join(applied)}" if applied else f"keyspace {keyspace} is up to date")
-    old_faces, old_images = (any(name.startswith(prefix) for name in applied) for prefix in CARDS_MIGRATIONS)
+    old_faces = any(name.startswith(FACE_CARD_MIGRATIONS) for name in applied)
+    old_images = any(name.startswith(IMAGE_CARD_MIGRATIONS) for name in applied)
     if old_faces or old_images:
         _backfill_cards(
             Database.connect(settings, keyspace), rewrite_all=False, face_cards=old_faces, image_cards=old_images
@@ -56,7 +57,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-CARDS_MIGRATIONS = ("0006_", "0007_")  # faces, images stored before them get cards when an upgrade applies them
+# faces and images stored before these get (complete) cards when an upgrade applies them: 0006 face cards,
+# 0012 the embedding on the face card (full passes read it), 0007 image cards
+FACE_CARD_MIGRATIONS = ("0006_", "0012_")
+IMAGE_CARD_MIGRATIONS = ("0007_",)
 
 
 def _backfill_cards(db: Database, rewrite_all: bool, face_cards: bool = True, image_cards: bool = True) -> None:
@@ -112,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-workers", action="store_true", help="skip the worker ping")
     p.set_defaults(func=cmd_health)
 
-    p = sub.add_parser("backfill-cards", help="write the cards of faces and images stored before migrations 0006, 0007")
+    p = sub.add_parser(
+        "backfill-cards", help="write the cards of faces and images stored before migrations 0006, 0007, 0012"
+    )
     p.add_argument("--all", action="store_true", help="rewrite every card from the face, label and prediction tables")
     p.set_defaults(func=cmd_backfill_cards)
 

@@ -4,7 +4,8 @@ The face tables stay the system of record (``faces``, ``labels_by_face``, ``pred
 card is a copy that lets one read of the image's partition draw the whole page (migration 0006). The
 repositories that write those tables write the card next to them:
 
-- ``faces.upsert_many`` the box, detector, crop and ``card_since`` (the card is complete from then on);
+- ``faces.upsert_many`` the box, detector, crop, embedding (migration 0012) and ``card_since`` (the card is
+  complete from then on);
 - ``labels.write`` / ``labels.remove`` one entry of the verdict maps (element updates, so two labels of
   one face written at once both land);
 - ``predictions`` the ``predicted_*`` columns.
@@ -13,7 +14,11 @@ Card writes are ``UPDATE``s: a write for a face whose row was deleted meanwhile 
 a row without a box, which readers skip (:func:`is_face`). Rows without ``card_since`` (faces stored
 before migration 0006) are read from the face tables instead (:func:`from_tables`) until the backfill
 (``common/repositories/card_backfill.py``: ``persona-pipeline migrate`` when it applies 0006, or
-``persona-pipeline backfill-cards``) writes their cards.
+``persona-pipeline backfill-cards``) writes their cards. Faces stored before 0012 have no embedding on their
+card until the backfill copies it; a reclassification pass reads theirs from ``faces`` meanwhile.
+
+A full reclassification pass reads the cards of one token range of image ids (:func:`scan_range`): every
+face of each image together, with its labels, current prediction and embedding, in one paged read.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 from common.db import Database
 from common.db.in_reads import in_statements
+from common.db.point_reads import read_many
 
 Statement = tuple[str, Sequence[Any]]
 
@@ -43,6 +49,13 @@ _WHOLE_CARD = (  # parameters: whole_card_statement(...)
     "det_score = ?, crop_key = ?, label_verdicts = ?, label_users = ?, predicted_persona = ?, predicted_score = ?, "
     "predicted_distance = ?, predicted_version = ?, card_since = ? WHERE image_id = ? AND face_id = ?"
 )
+EMBEDDING_AT_CQL = "UPDATE faces_by_image USING TIMESTAMP ? SET embedding = ? WHERE image_id = ? AND face_id = ?"
+_PASS_COLUMNS = (
+    "token(image_id) AS image_token, image_id, face_id, box_left, card_since, label_verdicts, embedding, "
+    "predicted_persona, predicted_score, predicted_distance, predicted_version"
+)
+_RANGE_CQL = f"SELECT {_PASS_COLUMNS} FROM faces_by_image WHERE token(image_id) > ? AND token(image_id) <= ?"
+_IMAGE_CQL = f"SELECT {_PASS_COLUMNS} FROM faces_by_image WHERE image_id = ?"
 _DELETE_PREDICTION = (
     "DELETE predicted_persona, predicted_score, predicted_distance, predicted_version FROM faces_by_image "
     "WHERE image_id = ? AND face_id = ?"
@@ -173,16 +186,75 @@ def from_row(row: Any) -> Card:
 
 @dataclass(frozen=True)
 class CardPresence:
-    """Whether a ``faces_by_image`` row stands for a face, and whether its card is written."""
+    """Whether a ``faces_by_image`` row stands for a face, whether its card is written and has the embedding."""
 
     image_id: str
     face_id: str
     is_face: bool
     has_card: bool
+    has_embedding: bool = True
 
 
 def scan_presence(db: Database, page_size: int) -> Iterator[CardPresence]:
     """Every ``faces_by_image`` row, paged by the driver (a full-table read, for the card backfill)."""
-    rows = db.execute("SELECT image_id, face_id, box_left, card_since FROM faces_by_image", fetch_size=page_size)
+    rows = db.execute("SELECT image_id, face_id, box_left, card_since, WRITETIME(embedding) AS embedding_written "
+                      "FROM faces_by_image", fetch_size=page_size)  # fmt: skip
     for row in rows:
-        yield CardPresence(row.image_id, row.face_id, is_face(row), row.card_since is not None)
+        if row.face_id is not None:  # an image's card alone (static columns, no face)
+            yield CardPresence(row.image_id, row.face_id, is_face(row), row.card_since is not None,
+                               row.embedding_written is not None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PassFace:
+    """What a reclassification pass needs of one face, from its card."""
+
+    token: int  # token(image_id): the same for every face of an image
+    image_id: str
+    face_id: str
+    has_card: bool  # False: a face stored before 0006, whose labels are not on its card (read labels_by_face)
+    verdicts: dict[uuid.UUID, str]  # persona -> 'confirm' / 'reject' (the card's copy of labels_by_face)
+    embedding: bytes | None  # None: stored before 0012 and not backfilled yet (read faces)
+    prediction: CardPrediction | None
+
+
+def _pass_face(row: Any) -> PassFace:
+    prediction = None
+    if row.predicted_version is not None:
+        prediction = CardPrediction(row.predicted_persona, row.predicted_score or 0.0, row.predicted_distance,
+                                    row.predicted_version)  # fmt: skip
+    return PassFace(row.image_token, row.image_id, row.face_id, row.card_since is not None,
+                    dict(row.label_verdicts or {}), row.embedding or None, prediction)  # fmt: skip
+
+
+def scan_range(db: Database, start: int, end: int, page_size: int) -> Iterator[PassFace]:
+    """The faces of the images whose token lies in (start, end], in token order (an image's faces are
+    consecutive), paged by the driver: memory stays at one page whatever the range holds."""
+    for row in db.execute(_RANGE_CQL, (start, end), fetch_size=page_size):
+        if row.face_id is not None and is_face(row):  # not an image card alone, nor a late write after a delete
+            yield _pass_face(row)
+
+
+def scan_tokens(db: Database, page_size: int, after: int | None = None) -> Iterator[int]:
+    """token(image_id) of every ``faces_by_image`` row (with ``after``: of those above it), in token order:
+    a paged read of the partition key only."""
+    cql = "SELECT token(image_id) AS image_token FROM faces_by_image"
+    if after is None:
+        rows = db.execute(cql, fetch_size=page_size)
+    else:
+        rows = db.execute(f"{cql} WHERE token(image_id) > ?", (after,), fetch_size=page_size)
+    for row in rows:
+        yield row.image_token
+
+
+def faces_of_images(db: Database, image_ids: Iterable[str]) -> list[PassFace]:
+    """The faces of the given images (concurrent reads of their partitions), each image's together."""
+    ids = list(dict.fromkeys(image_ids))
+    found = read_many(db, _IMAGE_CQL, [(i,) for i in ids])
+    return [_pass_face(r) for rows in found for r in rows if r.face_id is not None and is_face(r)]
+
+
+def embedding_copy_statement(image_id: str, face_id: str, embedding: bytes, written_us: int) -> Statement:
+    """The face's embedding onto its card with the write time of the row it copies (a backfill's write): a
+    delete since (an erase) has a later time and stands over the copy."""
+    return EMBEDDING_AT_CQL, (written_us, embedding, image_id, face_id)

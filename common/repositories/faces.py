@@ -1,4 +1,8 @@
-"""Faces with their embeddings; ids derive from image id + box."""
+"""Faces with their embeddings; ids derive from image id + box.
+
+A face is written to ``faces`` (by face id, the row of record) and, in the same unlogged batch, to its card
+in its image's ``faces_by_image`` partition (``common.repositories.face_cards``), embedding included
+(migration 0012): a full reclassification pass reads token ranges of ``faces_by_image`` only."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import numpy as np
 from common.db import Database
 from common.db.in_reads import in_statements
 from common.db.point_reads import read_many
-from common.repositories import face_cards, read_model
+from common.repositories import corpus_counters, face_cards, read_model
 
 EMBEDDING_DTYPE = np.dtype("<f4")
 
@@ -67,16 +71,18 @@ def _face(r) -> Face:
 
 
 # A batch's mutations stay under 4 kB (Cassandra warns above batch_size_warn_threshold, 5 kB): a face row and
-# its card take about 800 bytes besides the embedding (measured: 4 faces with 128-d embeddings, 5269 bytes).
+# its card take about 800 bytes besides the embedding, which both carry (migration 0012); measured: 4 faces
+# with 128-d embeddings in both rows, about 7.3 kB, so a batch holds 2 faces.
 BATCH_BYTES = 4096
 FACE_ROWS_BYTES = 800
+EMBEDDING_COPIES = 2  # faces.embedding and its card's (faces_by_image.embedding)
 
 
 def _batches(found: list[Face]) -> Iterator[list[Face]]:
     batch: list[Face] = []
     size = 0
     for face in found:
-        cost = FACE_ROWS_BYTES + EMBEDDING_DTYPE.itemsize * int(np.size(face.embedding))
+        cost = FACE_ROWS_BYTES + EMBEDDING_COPIES * EMBEDDING_DTYPE.itemsize * int(np.size(face.embedding))
         if batch and size + cost > BATCH_BYTES:
             yield batch
             batch, size = [], 0
@@ -108,9 +114,9 @@ def upsert_many(db: Database, found: list[Face]) -> None:
             ))  # fmt: skip
             statements.append((  # the face's card (common.repositories.face_cards): labels come later
                 "INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height, detector, "
-                "det_score, crop_key, card_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "det_score, crop_key, embedding, card_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (face.image_id, face.face_id, left, top, width, height, face.detector, face.det_score, face.crop_key,
-                 face.created_at or datetime.now(UTC)),
+                 encode_embedding(face.embedding), face.created_at or datetime.now(UTC)),
             ))  # fmt: skip
         db.unlogged_batch(statements)
     if found:
@@ -168,18 +174,6 @@ def _vector(r) -> FaceVector:
     return FaceVector(r.face_id, r.image_id or "", decode_embedding(r.embedding), r.embedder or "")
 
 
-def scan_vectors(db: Database, page_size: int = 2000) -> dict[str, FaceVector]:
-    """Every face with its embedding (a paged full read of ``faces``: far cheaper than point reads)."""
-    rows = db.execute("SELECT face_id, image_id, embedding, embedder FROM faces", fetch_size=page_size)
-    return {r.face_id: _vector(r) for r in rows}
-
-
-def scan_image_and_face_ids(db: Database, page_size: int = 5000) -> list[tuple[str, str]]:
-    """(image_id, face_id) of every face, in table order (a paged full read of ``faces``)."""
-    rows = db.execute("SELECT face_id, image_id FROM faces", fetch_size=page_size)
-    return [(r.image_id or "", r.face_id) for r in rows]
-
-
 def count(db: Database) -> int:
     """Every face (a full-table ``COUNT(*)``: slow, for counts kept off the request path)."""
     return db.one("SELECT COUNT(*) AS n FROM faces").n
@@ -206,7 +200,7 @@ def for_image(db: Database, image_id: str) -> list[Face]:
 
 
 def scan(db: Database, page_size: int = 1000) -> Iterator[Face]:
-    """Every face, paged by the driver (a full-table read, for reclassification)."""
+    """Every face, paged by the driver (a full-table read)."""
     for row in db.execute("SELECT * FROM faces", fetch_size=page_size):
         yield _face(row)
 
@@ -220,6 +214,7 @@ def set_vanished(db: Database, face_id: str, at: datetime | None) -> None:
 def delete(db: Database, image_id: str, face_id: str) -> None:
     db.execute("DELETE FROM faces WHERE face_id = ?", (face_id,))
     db.execute("DELETE FROM faces_by_image WHERE image_id = ? AND face_id = ?", (image_id, face_id))
+    corpus_counters.add(db, corpus_counters.FACES, -1)  # callers delete a face they read
     read_model.changed(db)
 
 
@@ -228,5 +223,15 @@ def delete_for_image(db: Database, image_id: str) -> list[str]:
     for face_id in ids:
         db.execute("DELETE FROM faces WHERE face_id = ?", (face_id,))
     db.execute("DELETE FROM faces_by_image WHERE image_id = ?", (image_id,))
+    corpus_counters.add(db, corpus_counters.FACES, -len(ids))  # the ids were read: they existed
     read_model.changed(db)
     return ids
+
+
+def embeddings_with_write_times(db: Database, face_ids: list[str]) -> list[tuple[str, str, bytes, int]]:
+    """(face id, image id, embedding, its write time in µs) of the faces that exist: one round of concurrent
+    ``IN`` reads (for copying embeddings onto cards)."""
+    cql = "SELECT face_id, image_id, embedding, WRITETIME(embedding) AS written FROM faces WHERE face_id IN ?"
+    return [(r.face_id, r.image_id, r.embedding, r.written)
+            for rows in db.concurrently(in_statements(cql, face_ids)) for r in rows
+            if r.image_id and r.embedding and r.written is not None]  # fmt: skip

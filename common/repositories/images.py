@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common.db import Database
-from common.repositories import read_model
+from common.repositories import corpus_counters, read_model
 
 Statement = tuple[str, Sequence[Any]]
 
@@ -136,6 +136,7 @@ def insert_if_absent(db: Database, image: Image) -> tuple[bool, Image]:
              (created.date(), created, image.image_id, image.source_name)),
             card_statement(stored),
         ])  # fmt: skip
+        corpus_counters.add(db, corpus_counters.IMAGES, 1)  # the claim was ours: a new image
         return True, stored  # as written: no re-read
     return False, _image(row)
 
@@ -199,6 +200,7 @@ def delete(db: Database, image: Image) -> None:
             "DELETE FROM images_by_day WHERE day = ? AND created_at = ? AND image_id = ?",
             (image.created_at.date(), image.created_at, image.image_id),
         )
+    corpus_counters.add(db, corpus_counters.IMAGES, -1)  # ``image`` was read: it existed
     read_model.changed(db)
 
 

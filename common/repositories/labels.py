@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from common.db import Database
 from common.db.in_reads import in_statements
 from common.db.point_reads import read_many
-from common.repositories import face_cards, read_model
+from common.repositories import corpus_counters, face_cards, read_model
 from common.repositories.ids import bucket_of
 
 BUCKETS = 8
@@ -71,6 +71,9 @@ def put(db: Database, face_id: str, persona_id: uuid.UUID, verdict: str, actor: 
                 remove(db, face_id, old.persona_id, image_id)
     now = datetime.now(UTC)
     write(db, Label(face_id, persona_id, verdict, actor, now), image_id)
+    confirms = [old.persona_id for old in before if old.verdict == CONFIRM]  # after: 1, or those of others
+    after = 1 if verdict == CONFIRM else sum(1 for p in confirms if p != persona_id)
+    corpus_counters.add(db, corpus_counters.CONFIRMED, after - len(confirms))
     return before
 
 
@@ -107,10 +110,13 @@ def remove(db: Database, face_id: str, persona_id: uuid.UUID, image_id: str | No
 def restore(db: Database, face_id: str, previous: list[Label]) -> None:
     """Put a face's labels back exactly as ``previous`` (undo)."""
     image_id = face_cards.image_of(db, face_id)
-    for current in for_face(db, face_id):
-        remove(db, face_id, current.persona_id, image_id)
+    current = for_face(db, face_id)
+    for label in current:
+        remove(db, face_id, label.persona_id, image_id)
     for label in previous:
         write(db, label, image_id)
+    moved = sum(1 for lab in previous if lab.verdict == CONFIRM) - sum(1 for lab in current if lab.verdict == CONFIRM)
+    corpus_counters.add(db, corpus_counters.CONFIRMED, moved)
 
 
 def for_persona(db: Database, persona_id: uuid.UUID, verdict: str | None = None) -> list[Label]:
@@ -124,6 +130,15 @@ def for_persona(db: Database, persona_id: uuid.UUID, verdict: str | None = None)
 
 def all_labels(db: Database, persona_ids: list[uuid.UUID]) -> list[Label]:
     return [label for pid in persona_ids for label in for_persona(db, pid)]
+
+
+def scan_for_training(db: Database, persona_ids: Iterable[uuid.UUID], page_size: int = 5000) -> list[Label]:
+    """Every label of ``persona_ids`` (face, persona, verdict): one paged read of ``labels_by_persona``
+    (a few dozen pages for 100k labels), not one read per persona and bucket. Labels of other personas
+    (deleted ones) are left out."""
+    wanted = set(persona_ids)
+    rows = db.execute("SELECT persona_id, face_id, verdict FROM labels_by_persona", fetch_size=page_size)
+    return [Label(r.face_id, r.persona_id, r.verdict) for r in rows if r.persona_id in wanted]
 
 
 def of_persona(db: Database, persona_id: uuid.UUID, limit: int) -> list[Label]:

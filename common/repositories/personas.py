@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from common.db import Database
-from common.repositories import read_model
+from common.repositories import corpus_counters, read_model
 
 BUCKET = 0
 NAME_MAX = 80
@@ -75,6 +75,7 @@ def create(db: Database, name: str, actor: str, persona_id: uuid.UUID | None = N
         "INSERT INTO personas (bucket, persona_id, name, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
         (BUCKET, persona_id, name, now, actor),
     )
+    corpus_counters.add(db, corpus_counters.PERSONAS, 1)
     read_model.changed(db)
     return Persona(persona_id, name, now, actor)
 
@@ -118,5 +119,6 @@ def delete(db: Database, persona_id: uuid.UUID) -> Persona:
     current = get(db, persona_id)
     db.execute("DELETE FROM personas WHERE bucket = ? AND persona_id = ?", (BUCKET, persona_id))
     _release_name(db, current.name, persona_id)
+    corpus_counters.add(db, corpus_counters.PERSONAS, -1)  # ``current`` was read: it existed
     read_model.changed(db)
     return current

@@ -15,6 +15,9 @@ import pytest
 
 from common.classifier import clear_cache, registry
 from common.classifier.model import OpenSetClassifier, normalize
+from common.infra import messages
+from common.infra.celery_app import celery_app, queue_lists
+from common.infra.messages import ReclassifyBatch
 from common.infra.settings import get_settings
 from common.labeling import actions as labeling
 from common.repositories import faces
@@ -23,15 +26,22 @@ from common.repositories.faces import encode_embedding
 from common.storage import sha256_hex
 from tests.conftest import TEST_KEYSPACE
 from tests.support import seed
-from trainer_worker.reclassify import all_face_ids_by_image, reclassify_all, reclassify_batch
+from trainer_worker.reclassify import reclassify_all, reclassify_shard
 from trainer_worker.training import run_training
 
 pytestmark = pytest.mark.integration
 
 
-def _reclassify(db):
+def _reclassify(db, client):
+    """The active version's full pass, here and now (the shard messages collected and run in turn)."""
     clear_cache()
-    reclassify_batch(db, [f for _, f in all_face_ids_by_image(db)], complete_images=True)
+    shards: list = []
+    reclassify_all(db, client, models_repo.active_version(db), shards.append)
+    assert [reclassify_shard(db, client, shard).status for shard in shards] == ["done"] * len(shards)
+
+
+def send(message):
+    return messages.send(message, celery_app.send_task)
 
 
 def _world(db):
@@ -123,16 +133,17 @@ def test_erasing_a_persona_leaves_no_copy_of_its_faces_anywhere(login, web_db, r
     labeling.confirm(db, bob_faces[0], bob.persona_id, "labeler")
     labeling.confirm(db, bob_faces[1], bob.persona_id, "labeler")
     v1 = run_training(db, reason="test").version
-    _reclassify(db)
+    _reclassify(db, redis_client)
     labeling.confirm(db, ada_confirmed[2], ada.persona_id, "labeler")
     labeling.confirm(db, bob_faces[2], bob.persona_id, "labeler")
     v2 = run_training(db, reason="test").version
     assert models_repo.active_version(db) == v2 and models_repo.get_version(db, v1).status == registry.RETIRED
-    _reclassify(db)
+    _reclassify(db, redis_client)
     assert faces.get(db, stranger) is not None
 
-    redis_client.delete("reclassify", "unacked", "unacked_index")
-    assert reclassify_all(db, redis_client, v2) >= 1  # pending batches carrying face ids and embeddings
+    redis_client.delete(*queue_lists("reclassify"), "unacked", "unacked_index")
+    assert reclassify_all(db, redis_client, v2, send) >= 1  # a pass's shards pending (token ranges only)
+    send(ReclassifyBatch(face_ids=tuple(ada_faces)))  # new faces' predictions pending, naming the faces
     viewer = login("viewer")
     for path in (f"/personas/{ada.persona_id}", f"/images/{ada_images[2].image_id}", f"/personas/{bob.persona_id}"):
         assert viewer.get(path).status_code == 200  # rendered pages kept in the page cache
@@ -160,6 +171,8 @@ def test_erasing_a_persona_leaves_no_copy_of_its_faces_anywhere(login, web_db, r
     assert active not in (v1, v2, None)
     model = registry.load_model(db, active)
     assert model.persona_ids == [str(bob.persona_id)]
+    # the rewritten version shows the per-persona figures of the one it replaced, for Bob only
+    assert [row.persona_id for row in models_repo.persona_metrics(db, active)] == [str(bob.persona_id)]
     unlabeled_bob = np.asarray([faces.get(db, f).embedding for f in bob_faces[3:]])
     assert [r.persona_id for r in model.predict(unlabeled_bob)] == [bob.persona_id, bob.persona_id]
     # rollback and promotion can never bring an erased version back

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from common.db import Database
-from common.repositories import faces, ids, images, predictions, read_model  # re-exported for tests
+from common.repositories import corpus_counters, faces, ids, images, predictions, read_model  # re-exported
 from common.storage import content_key, get_blob_store, sha256_hex
 
 
@@ -62,7 +62,7 @@ def seed_image(db: Database, embeddings: list[np.ndarray], name: str = "seed.jpg
     now = datetime.now(UTC)
     image = images.Image(image_id, blob_key, "seed", name, len(data), width, height, "JPEG", images.STORED,
                          None, None, None, None, now, None)  # fmt: skip
-    images.insert_if_absent(db, image)
+    new_image, _ = images.insert_if_absent(db, image)
     seeded = SeededImage(image_id, width, height)
     picture = PILImage.open(io.BytesIO(data))
     size = max(16, min(height // 2, width // max(1, len(embeddings)) - 8))
@@ -77,6 +77,7 @@ def seed_image(db: Database, embeddings: list[np.ndarray], name: str = "seed.jpg
         face = faces.Face(face_id, image_id, box, "seed", 0.99, np.asarray(vector), "seed-128", crop_key, now)
         faces.upsert(db, face)
         seeded.face_ids.append(face_id)
+    corpus_counters.add(db, corpus_counters.FACES, len(embeddings) if new_image else 0)  # as extraction counts
     images.mark_processed(db, image_id, len(embeddings))
     return seeded
 

@@ -6,7 +6,7 @@ from flask import jsonify, request
 
 from common.db import get_database
 from common.repositories import models as models_repo
-from visualization_web import models_service, queries
+from visualization_web import dashboard_queries, models_service, queries
 from visualization_web.api.blueprint import bp
 from visualization_web.api.fields import event_json
 from visualization_web.auth import actor, require
@@ -16,8 +16,9 @@ from visualization_web.auth import actor, require
 def models_index():
     db = get_database()
     versions = [models_service.version_dict(v) for v in models_repo.list_versions(db)]
-    return jsonify({"active_version": queries.active_version(db), "versions": versions,
-                    "history": models_service.history(db)})  # fmt: skip
+    active = queries.active_version(db)
+    return jsonify({"active_version": active, "versions": versions, "history": models_service.history(db),
+                    "reclassify_pass": dashboard_queries.reclassify_pass(active)})  # fmt: skip
 
 
 @bp.get("/models/<int:version>")

@@ -118,7 +118,9 @@ PATHS = {
     "/ingest/{job_id}": {"parameters": [_path("job_id")],
                          "get": _op("Progress of an ingest job, up to 200 rejected files with reasons",
                                     errors=("401", "404"))},
-    "/models": {"get": _op("Model versions, the active one, promotion history", errors=("401",))},
+    "/models": {"get": _op("Model versions, the active one, promotion history, and the active version's full "
+                           "reclassification pass (reclassify_pass: version, pass_id, shards_total, shards_done, "
+                           "planning, faces_predicted, started_at, finished_at; null when none)", errors=("401",))},
     "/models/{version}": {"parameters": [_path("version", VERSION)],
                           "get": _op("One model version with metrics", errors=("401", "404"))},
     "/models/{version}/promote": {

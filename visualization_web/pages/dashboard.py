@@ -1,4 +1,4 @@
-"""Dashboard: counts, queue depths, workers, the active model, recent events."""
+"""Dashboard: counts, queue depths, workers, the active model (with its reclassification pass), recent events."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ def dashboard():
     return render_template(
         "dashboard.html",
         counts=corpus_counts.current(db),
-        counts_seconds=get_settings().corpus_counts_seconds,
+        counts_seconds=get_settings().corpus_reconcile_seconds,
         queues=dashboard_queries.queue_depths(),
         workers=dashboard_queries.workers_online(),
         model=model_summary(db, version) if version is not None else None,
         active_version=version,
+        reclassify_pass=dashboard_queries.reclassify_pass(version),
         events=dashboard_queries.recent_events(db, limit=10),
         flower_url=get_settings().flower_url,
     )

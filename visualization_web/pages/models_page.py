@@ -37,8 +37,10 @@ def models():
     chart = confusion = None
     if selected:
         names = {str(k): v for k, v in queries.persona_names(db).items()}
-        metrics = selected.get("metrics") or {}
-        bars, height = charts.f1_bars(metrics.get("per_persona") or {}, names)
+        model = models_repo.get_version(db, chosen)
+        metrics = models_service.detailed_dict(db, model)["metrics"] if model else selected.get("metrics") or {}
+        scored = {p: m for p, m in (metrics.get("per_persona") or {}).items() if m.get("sampled", True)}
+        bars, height = charts.f1_bars(scored, names)  # personas outside the evaluation sample have no F1
         chart = {"bars": bars, "height": height}
         stored = metrics.get("confusion") or {}
         labels = [names.get(str(label), str(label)[:8]) for label in stored.get("labels", [])]

@@ -1,12 +1,17 @@
-"""Helpers for trainer tests: personas, faces with synthetic embeddings, labels; a clean retrain state in Redis."""
+"""Helpers for trainer tests: personas, faces with synthetic embeddings, labels, a full pass run in this process;
+a clean retrain state in Redis."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from common.classifier import clear_cache
+from common.infra.celery_app import queue_lists
 from common.repositories import faces, ids, labels, personas
 from common.repositories.faces import Face
+from common.repositories.models import active_version
+from trainer_worker.reclassify import ShardResult, reclassify_all, reclassify_shard
 
 
 def add_face(db, embedding: np.ndarray, image_id: str, index: int = 0) -> str:
@@ -31,6 +36,14 @@ def make_persona(db, name):
     return personas.create(db, name, "tester")
 
 
+def run_full_pass(db, redis_client, shard_faces: int | None = None) -> tuple[list, list[ShardResult]]:
+    """The active version's full pass, here and now: the fan-out's shard messages, each run in turn."""
+    clear_cache()
+    sent: list = []
+    reclassify_all(db, redis_client, active_version(db), sent.append, shard_faces=shard_faces)
+    return sent, [reclassify_shard(db, redis_client, shard) for shard in sent]
+
+
 @pytest.fixture
 def fresh_retrain_state(redis_client):
     """No leftover tasks or coalescing keys from an earlier test."""
@@ -39,6 +52,6 @@ def fresh_retrain_state(redis_client):
     for key in redis_client.scan_iter("reclassify:*"):
         redis_client.delete(key)
     for queue in ("retrain", "reclassify"):
-        redis_client.delete(queue)
+        redis_client.delete(*queue_lists(queue))
     redis_client.delete("unacked", "unacked_index")
     yield redis_client

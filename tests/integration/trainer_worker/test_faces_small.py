@@ -13,10 +13,9 @@ from PIL import Image
 
 from common.classifier import registry
 from common.repositories import predictions
-from trainer_worker.reclassify import all_face_vectors, reclassify_batch
 from trainer_worker.training import run_training
 
-from .conftest import add_face, confirm, make_persona
+from .conftest import add_face, confirm, make_persona, run_full_pass
 
 DATASET = Path("/work/shared/datasets/faces-small")
 MAX_SIDE = 1024
@@ -32,7 +31,7 @@ def _embeddings(path: Path) -> list[np.ndarray]:
     return [np.array(encoder.compute_face_descriptor(rgb, shapes(rgb, box)), np.float32) for box in detector(rgb, 1)]
 
 
-def test_faces_small_train_confirmed_then_test_and_extra_faces_are_recognised(clean_tables):
+def test_faces_small_train_confirmed_then_test_and_extra_faces_are_recognised(clean_tables, fresh_retrain_state):
     db = clean_tables
     expected = {k: v for k, v in json.loads((DATASET / "expected.json").read_text()).items() if k != "about"}
     names = {}
@@ -47,7 +46,7 @@ def test_faces_small_train_confirmed_then_test_and_extra_faces_are_recognised(cl
         faces_by_image[relative] = [add_face(db, e, relative, i) for i, e in enumerate(_embeddings(DATASET / relative))]
     outcome = run_training(db)
     assert outcome.status == registry.ACTIVE
-    reclassify_batch(db, [], version=outcome.version, vectors=all_face_vectors(db))
+    run_full_pass(db, fresh_retrain_state)
     got = {}
     for relative, face_ids in faces_by_image.items():
         found = [predictions.for_face(db, f) for f in face_ids]

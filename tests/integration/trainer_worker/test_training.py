@@ -7,10 +7,10 @@ from common.classifier.synthetic import faces_of, person_centers
 from common.repositories import events, labels, predictions
 from common.repositories import models as models_repo
 from trainer_worker.events_check import check_events
-from trainer_worker.reclassify import all_face_ids_by_image, reclassify_batch
+from trainer_worker.reclassify import reclassify_batch
 from trainer_worker.training import run_training
 
-from .conftest import add_face, add_faces, confirm, make_persona
+from .conftest import add_face, add_faces, confirm, make_persona, run_full_pass
 
 
 def _world(db, seed=0, n_personas=3, labeled=4, unlabeled=4, strangers=3):
@@ -26,13 +26,13 @@ def _world(db, seed=0, n_personas=3, labeled=4, unlabeled=4, strangers=3):
     return rng, centers, people, stranger_ids
 
 
-def _reclassify_everything(db):
-    clear_cache()
-    ids = [f for _, f in all_face_ids_by_image(db)]
-    return reclassify_batch(db, ids, complete_images=True)
+def _reclassify_everything(db, redis_client):
+    _, results = run_full_pass(db, redis_client)
+    assert {r.status for r in results} == {"done"}
+    return results
 
 
-def test_first_training_promotes_and_every_unlabeled_face_gets_a_stamped_prediction(clean_tables):
+def test_first_training_promotes_and_every_unlabeled_face_gets_a_stamped_prediction(clean_tables, fresh_retrain_state):
     db = clean_tables
     _, _, people, strangers = _world(db)
     outcome = run_training(db, reason="test")
@@ -40,8 +40,8 @@ def test_first_training_promotes_and_every_unlabeled_face_gets_a_stamped_predict
     mv = models_repo.get_version(db, outcome.version)
     assert mv.metrics["macro_f1"] == 1.0 and mv.label_counts["confirmed"] == 12
     assert mv.artifact_sha256 and mv.artifact_key.startswith("models/") and mv.library_versions["scikit-learn"]
-    result = _reclassify_everything(db)
-    assert result.predicted == 3 * 4 + 3 and result.labeled == 12
+    results = _reclassify_everything(db, fresh_retrain_state)
+    assert sum(r.predicted for r in results) == 3 * 4 + 3  # the labeled 12 are not predicted
     for persona, labeled_ids, unlabeled_ids in people:
         for face_id in unlabeled_ids:
             p = predictions.for_face(db, face_id)
@@ -69,20 +69,20 @@ def test_poisoned_labels_make_a_candidate_that_the_gate_rejects(clean_tables):
     assert models_repo.history(db)[0].action == "reject"
 
 
-def test_a_rejected_face_is_not_predicted_as_that_persona_after_retraining(clean_tables):
+def test_a_rejected_face_is_not_predicted_as_that_persona_after_retraining(clean_tables, fresh_retrain_state):
     db = clean_tables
     rng, centers, people, _ = _world(db, seed=2)
     # someone who looks like person 0 (well inside the 0.6 threshold): predicted as person 0 at first
     impostor = add_face(db, faces_of(centers[0], 1, rng, spread=0.3)[0], "impostor-image")
     run_training(db)
-    _reclassify_everything(db)
+    _reclassify_everything(db, fresh_retrain_state)
     persona0 = people[0][0].persona_id
     assert predictions.for_face(db, impostor).persona_id == persona0
     confirmed_before = {f: labels.for_face(db, f) for _, ids, _ in people for f in ids}
     labels.put(db, impostor, persona0, labels.REJECT, "tester")
     second = run_training(db)
     assert second.status == registry.ACTIVE
-    _reclassify_everything(db)
+    _reclassify_everything(db, fresh_retrain_state)
     assert predictions.for_face(db, impostor).persona_id != persona0
     assert {f: labels.for_face(db, f) for f in confirmed_before} == confirmed_before  # labels untouched
 

@@ -1,16 +1,20 @@
-"""Corpus counts: counted once and shared through Redis, recounted in the background when stale, by one
-process at a time; without Redis, counted on the request."""
+"""Corpus counts: read from the counters writes keep (no table is counted on a view), shown on the dashboard
+with the age of the last exact count; a fresh keyspace shows zeros; Redis is not needed."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
 from common.infra import redis_client as redis_state
-from common.infra.local_services.processes import wait_until
+from common.repositories import corpus_counters, jobs
 from tests.support import seed
+from trainer_worker import corpus_reconcile
 from visualization_web import corpus_counts
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -23,46 +27,50 @@ def _add_faces(db) -> None:
     seed.seed_faces(db, 2, seed.centers(2)[1], seed=2, per_image=2, name_prefix="more")
 
 
-def test_the_first_view_counts_and_later_views_share_that_count(corpus, redis_client):
-    first = corpus_counts.current(corpus, max_age=60)
-    assert first.values["images"] == 1 and first.values["faces"] == 3
-    assert redis_client.exists(f"pp:{corpus.keyspace}:corpus-counts")  # every web process reads this one
+def test_a_fresh_keyspace_shows_zeros_and_no_exact_count_yet(clean_tables):
+    counts = corpus_counts.current(clean_tables)
+    assert counts.values == {"images": 0, "faces": 0, "personas": 0, "confirmed": 0, "predicted": 0, "unknown": 0,
+                             "rejected_files": 0}  # fmt: skip
+    assert counts.age() is None
+
+
+def test_every_view_sees_the_writes_at_once(corpus):
+    first = corpus_counts.current(corpus)
+    assert (first.values["images"], first.values["faces"]) == (1, 3)
     _add_faces(corpus)
-    again = corpus_counts.current(corpus, max_age=60)
-    assert again == first  # not counted again within max_age
+    assert (corpus_counts.current(corpus).values["images"], corpus_counts.current(corpus).values["faces"]) == (2, 5)
 
 
-def test_a_stale_count_is_shown_while_the_next_one_is_made_in_the_background(corpus):
-    corpus_counts.current(corpus, max_age=60)
-    _add_faces(corpus)
-    started = time.monotonic()
-    shown = corpus_counts.current(corpus, max_age=0)
-    assert shown.values["faces"] == 3  # the view did not wait for the recount
-    assert time.monotonic() - started < 0.5
-    assert wait_until(lambda: corpus_counts.current(corpus, max_age=60).values["faces"] == 5, timeout=30)
+def test_the_age_is_that_of_the_last_reconcile(corpus):
+    corpus_counters.add(corpus, "faces", 10)  # drift
+    assert corpus_counts.current(corpus).values["faces"] == 13
+    corpus_reconcile.reconcile(corpus)
+    counts = corpus_counts.current(corpus)
+    assert counts.values["faces"] == 3 and 0 <= counts.age() < 60
 
 
-def test_only_one_process_recounts_at_a_time(corpus, redis_client):
-    corpus_counts.current(corpus, max_age=60)
-    _add_faces(corpus)
-    lock = f"pp:{corpus.keyspace}:corpus-counts:counting"
-    redis_client.set(lock, "another process")
-    corpus_counts.current(corpus, max_age=0)
-    time.sleep(1.5)
-    assert corpus_counts.current(corpus, max_age=60).values["faces"] == 3  # no second count started
-    redis_client.delete(lock)
-    corpus_counts.current(corpus, max_age=0)
-    assert wait_until(lambda: corpus_counts.current(corpus, max_age=60).values["faces"] == 5, timeout=30)
-    assert wait_until(lambda: not redis_client.exists(lock), timeout=10)  # released once the count was stored
+def test_rejected_files_are_those_of_recent_jobs(corpus):
+    jobs.create(corpus, "job-1", "/photos", "test", {})
+    jobs.record_outcome(corpus, "job-1", "a.jpg", "a.jpg", jobs.REJECTED, reason="not an image")
+    corpus_counts.forget(corpus.keyspace)  # the per-process copy of the last read
+    assert corpus_counts.current(corpus).values["rejected_files"] == 1
 
 
-def test_while_another_process_makes_the_first_count_the_view_says_so(corpus, redis_client):
-    redis_client.set(f"pp:{corpus.keyspace}:corpus-counts:counting", "another process")
-    assert corpus_counts.current(corpus, max_age=60) is None
-
-
-def test_without_redis_the_process_counts_on_the_request(corpus, monkeypatch):
+def test_without_redis_the_counts_are_read_all_the_same(corpus, monkeypatch):
     monkeypatch.setattr(redis_state, "_down_until", time.monotonic() + 60)  # as after a failed command
-    assert corpus_counts.current(corpus, max_age=0).values["faces"] == 3
     _add_faces(corpus)
-    assert corpus_counts.current(corpus, max_age=0).values["faces"] == 5
+    assert corpus_counts.current(corpus).values["faces"] == 5
+
+
+def test_the_dashboard_shows_the_counters_and_when_they_were_counted_exactly(login, web_db):
+    seed.seed_faces(web_db, 3, seed.centers(1)[0], per_image=3)
+    browser = login("viewer")
+    html = browser.get("/").get_data(as_text=True)
+    assert '<span class="n">3</span><span class="l">faces</span>' in html
+    assert re.search(r"Kept on write; not counted exactly yet \(every \d+ s\)", html)
+    corpus_counters.add(web_db, "faces", 4)  # drift, corrected by the reconcile
+    assert '<span class="n">7</span><span class="l">faces</span>' in browser.get("/").get_data(as_text=True)
+    corpus_reconcile.reconcile(web_db)
+    html = browser.get("/").get_data(as_text=True)
+    assert '<span class="n">3</span><span class="l">faces</span>' in html
+    assert re.search(r"Kept on write; counted exactly \d+ s ago \(every \d+ s\)", html)

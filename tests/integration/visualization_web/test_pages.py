@@ -44,7 +44,7 @@ def test_dashboard_shows_counts_queues_and_no_model_yet(login, web_db):
     for queue in ("ingest", "extract", "retrain", "reclassify"):
         assert f"<td>{queue}</td>" in html
     assert "No model yet" in html and 'class="n">5<' in html  # five faces
-    assert re.search(r"Counted \d+ s ago", html)
+    assert re.search(r"Kept on write; not counted exactly yet \(every \d+ s\)", html)
 
 
 def test_image_page_draws_a_box_per_face_with_its_persona(login, web_db):

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 import yaml
 
+from common.infra.celery_app import queue_lists
 from tests.unit.deploy.helm import (
     AKS,
     AUTOSCALED_WORKERS,
@@ -133,7 +134,7 @@ def test_workers_scale_with_keda_when_enabled_else_with_a_cpu_hpa(name, keda):
             assert metric["resource"]["name"] == "cpu"
 
 
-def test_scaled_objects_watch_the_redis_list_of_each_worker_queue():
+def test_scaled_objects_watch_the_redis_lists_of_each_worker_queue_and_priority():
     docs = render(*VALUE_SETS["aks"])
     aks_values = yaml.safe_load(AKS.read_text())
     for worker in AUTOSCALED_WORKERS:
@@ -141,8 +142,9 @@ def test_scaled_objects_watch_the_redis_list_of_each_worker_queue():
         cmd = container(deployment(docs, worker))["command"]
         queues = cmd[cmd.index("-Q") + 1].split(",")
         triggers = so["spec"]["triggers"]
-        assert [t["type"] for t in triggers] == ["redis"] * len(queues)
-        assert [t["metadata"]["listName"] for t in triggers] == queues  # Celery queue = Redis list key
+        lists = [name for queue in queues for name in queue_lists(queue)]  # Celery queue = Redis list per priority
+        assert [t["type"] for t in triggers] == ["redis"] * len(lists)
+        assert [t["metadata"]["listName"] for t in triggers] == lists
         for t in triggers:
             meta = t["metadata"]
             assert meta["address"] == aks_values["keda"]["redis"]["address"]

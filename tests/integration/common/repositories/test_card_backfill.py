@@ -1,10 +1,11 @@
-"""Faces stored before migration 0006 get their cards from the backfill; the image page then reads them
-in one round and shows what the face tables say."""
+"""Faces stored before migration 0006 get their cards from the backfill (before 0012: their embeddings); the image
+page then reads them in one round and shows what the face tables say."""
 
+import numpy as np
 import pytest
 
 from common.labeling import actions as labeling
-from common.repositories import face_cards, images
+from common.repositories import face_cards, faces, images
 from common.repositories.card_backfill import backfill_cards
 from tests.support import seed
 from visualization_web import queries
@@ -65,6 +66,40 @@ def test_backfill_all_repairs_a_stale_card_and_skips_erased_faces(clean_tables):
     assert result.written == 2
     shown = {f["face_id"]: f for f in queries.image_detail(db, image.image_id)["faces"]}
     assert shown[stale]["prediction"]["score"] == pytest.approx(0.7)
+
+
+def _face_before_0012(db, image_id: str, index: int, embedding) -> str:
+    """A face as stored before migration 0012: the embedding in ``faces``, none on its card."""
+    face_id = f"{image_id}-face-{index}"
+    db.execute(
+        "INSERT INTO faces (face_id, image_id, box_left, box_top, box_width, box_height, embedding) "
+        "VALUES (?, ?, ?, 10, 40, 40, ?)",
+        (face_id, image_id, 50 * index, faces.encode_embedding(embedding)),
+    )
+    db.execute("INSERT INTO faces_by_image (image_id, face_id, box_left, box_top, box_width, box_height, card_since) "
+               "VALUES (?, ?, ?, 10, 40, 40, toTimestamp(now()))", (image_id, face_id, 50 * index))  # fmt: skip
+    return face_id
+
+
+def test_backfill_copies_the_embeddings_of_faces_stored_before_0012_and_an_erase_meanwhile_stands(clean_tables):
+    db = clean_tables
+    centers = seed.centers(3)
+    old = [_face_before_0012(db, "pre-0012", i, centers[i]) for i in range(2)]
+    erased = _face_before_0012(db, "erased-meanwhile", 0, centers[2])
+    assert [c.embedding for c in face_cards.faces_of_images(db, ["pre-0012"])] == [None, None]
+    pending = faces.embeddings_with_write_times(db, [erased])  # the backfill has read this face ...
+    faces.delete_for_image(db, "erased-meanwhile")  # ... then it is erased, before the copy lands
+    db.execute_many(face_cards.EMBEDDING_AT_CQL,
+                    [face_cards.embedding_copy_statement(i, f, e, w)[1] for f, i, e, w in pending])  # fmt: skip
+    assert list(db.execute("SELECT * FROM faces_by_image WHERE image_id = ?", ("erased-meanwhile",))) == []
+
+    result = backfill_cards(db)
+
+    assert (result.embeddings, result.written) == (2, 0)
+    cards = {c.face_id: faces.decode_embedding(c.embedding) for c in face_cards.faces_of_images(db, ["pre-0012"])}
+    assert set(cards) == set(old)
+    assert all(np.allclose(cards[f], faces.get(db, f).embedding) for f in old)
+    assert backfill_cards(db).embeddings == 0
 
 
 def test_upgrading_across_migrations_0006_and_0007_gives_existing_faces_and_images_their_cards(settings, tmp_path):

@@ -4,7 +4,7 @@ import uuid
 
 import numpy as np
 
-from common.classifier.model import OpenSetClassifier
+from common.classifier.model import OpenSetClassifier, normalize
 from common.classifier.synthetic import clustered, faces_of, person_centers
 
 P = [uuid.UUID(int=i + 1) for i in range(50)]
@@ -99,3 +99,29 @@ def test_probabilities_fall_as_faces_move_away():
     near, far = faces_of(centers[0], 1, rng, spread=0.05), faces_of(centers[0], 1, rng, spread=0.45)
     r_near, r_far = model.predict(np.concatenate([near, far]))
     assert r_near.score > r_far.score or r_far.persona_id is None
+
+
+def test_thousands_of_far_personas_do_not_dilute_the_near_one():
+    centers, x, y = clustered(3000, 2, seed=16)
+    model = OpenSetClassifier(index_min_prototypes=10**9).fit(x, [uuid.UUID(int=int(i) + 1) for i in y])
+    faces = np.concatenate([faces_of(centers[i], 1, np.random.default_rng(17 + i)) for i in range(20)])
+    results = model.predict(faces)
+    assert [r.persona_id for r in results] == [uuid.UUID(int=i + 1) for i in range(20)]
+    assert all(r.score >= 0.5 for r in results)
+
+
+def test_the_exact_scan_is_the_same_however_it_is_tiled(monkeypatch):
+    from common.classifier import model as model_module
+
+    _, x, y = clustered(40, 25, seed=18)
+    model = _fit(x, y % 40)
+    queries = model.prototypes[:300] + 0.01
+    drop = np.arange(300)
+    whole = model.persona_distances(normalize(queries), drop_prototype=drop)
+    monkeypatch.setattr(model_module, "_CHUNK_CELLS", 2_000)  # 256 rows x one persona per matmul
+    tiled = model.persona_distances(normalize(queries), drop_prototype=drop)
+    assert np.allclose(whole, tiled, atol=1e-5)
+    sims = normalize(queries) @ model.prototypes.T
+    sims[np.arange(300), drop] = -np.inf
+    naive = np.maximum.reduceat(sims, model.starts, axis=1)
+    assert np.allclose(tiled, model._to_distance(naive), atol=1e-5)

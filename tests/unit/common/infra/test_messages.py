@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
-import numpy as np
 import pytest
 
 import input_worker.app  # noqa: F401  (registers the input worker's tasks)
@@ -20,18 +18,16 @@ from common.infra.messages import (
     IngestItem,
     IngestJob,
     InvalidMessage,
-    PassBatch,
     Ping,
     ReclassifyAll,
     ReclassifyBatch,
+    ReclassifyShard,
     RecordBadMessage,
     ReextractImage,
     Retrain,
 )
 from input_worker import tasks as input_tasks
 from trainer_worker import tasks as trainer_tasks
-
-EMBEDDING = base64.b64encode(np.zeros(4, dtype=np.float32).tobytes()).decode()
 
 SAMPLES = [
     IngestJob(job_id="job-1"),
@@ -45,8 +41,12 @@ SAMPLES = [
     CheckEvents(),
     ReclassifyAll(version=3),
     ReclassifyBatch(face_ids=("a" * 64, "b" * 64)),
-    ReclassifyBatch(full_pass=PassBatch(version=3, batch_id="3:0", faces=(("a" * 64, "f" * 64, EMBEDDING),))),
+    ReclassifyBatch(face_ids=("a" * 64,), image_ids=("f" * 64,)),
+    ReclassifyShard(version=3, pass_id="p" * 36, shard=0, start=messages.TOKEN_MIN, end=messages.TOKEN_MAX),
+    ReclassifyShard(version=3, pass_id="p", shard=7, start=-5, end=12),
     Ping(),
+    messages.ReconcileCorpusCounts(),
+    messages.ReconcileCorpusCounts(names=("predicted", "unknown")),
     RecordBadMessage(queue="extract", reason="not JSON", preview="{x", size=2, sha256="ab" * 32,
                      dropped_at="2026-01-01T00:00:00+00:00", worker="host:1"),
 ]  # fmt: skip
@@ -76,7 +76,20 @@ def test_send_publishes_the_json_kwargs_to_the_messages_queue():
     messages.send(Retrain(reason="manual", seq=2), send_task, countdown=30)
     messages.send(SAMPLES[-1], send_task)
     messages.send(Ping(), send_task)
-    assert calls == [
+    messages.send(ReclassifyShard(version=3, pass_id="p", shard=1, start=-5, end=12), send_task)
+    messages.send(ReclassifyBatch(face_ids=("f",)), send_task)
+    assert calls[4:] == [  # a shard at the lowest priority, new faces at the default (served first)
+        (
+            task_names.RECLASSIFY_SHARD,
+            {
+                "kwargs": {"version": 3, "pass_id": "p", "shard": 1, "start": -5, "end": 12},
+                "queue": "reclassify",
+                "priority": 9,
+            },
+        ),
+        (task_names.RECLASSIFY_BATCH, {"kwargs": {"face_ids": ["f"], "image_ids": []}, "queue": "reclassify"}),
+    ]
+    assert calls[:4] == [
         (task_names.RECLASSIFY_ALL, {"kwargs": {"version": 3}, "queue": "reclassify"}),
         (task_names.RETRAIN, {"kwargs": {"reason": "manual", "seq": 2}, "queue": "retrain", "countdown": 30}),
         (task_names.RECORD_BAD_MESSAGE, {"kwargs": SAMPLES[-1].kwargs(), "queue": "extract"}),
@@ -99,12 +112,15 @@ def test_send_publishes_the_json_kwargs_to_the_messages_queue():
         (ReclassifyAll, {"version": None}, "version: Input should be a valid integer"),
         (ReclassifyBatch, {"face_ids": ["a", 5]}, "face_ids.1: Input should be a valid string"),
         (ReclassifyBatch, {"face_ids": [""]}, "face_ids.0: String should have at least 1 character"),
-        (ReclassifyBatch, {"face_ids": ["a"], "full_pass": {"version": 1, "batch_id": "1:0", "faces": []}},
-         "give face_ids or full_pass, not both"),
-        (ReclassifyBatch, {"full_pass": {"version": 1, "batch_id": "1:0", "faces": [["a", "b", "not base64!"]]}},
-         "full_pass.faces.0.2: Value error, not base64"),
-        (ReclassifyBatch, {"full_pass": {"version": 1, "batch_id": "1:0", "faces": [["a", "b"]]}},
-         "full_pass.faces.0.2: Field required"),
+        (ReclassifyBatch, {"face_ids": ["a"], "full_pass": {}}, "full_pass: Extra inputs are not permitted"),
+        (ReclassifyShard, {"version": 1, "pass_id": "p", "shard": 0, "start": 5, "end": 5},
+         "start must be below end"),
+        (ReclassifyShard, {"version": 1, "pass_id": "p", "shard": 0, "start": -(2**63) - 1, "end": 5},
+         "start: Input should be greater than or equal to"),
+        (ReclassifyShard, {"version": 1, "pass_id": "p", "shard": 0, "start": 0, "end": 2**63},
+         "end: Input should be less than or equal to"),
+        (ReclassifyShard, {"version": 1, "pass_id": "p", "shard": 0, "start": 0, "end": 9, "faces": []},
+         "faces: Extra inputs are not permitted"),
         (CheckEvents, {"anything": 1}, "anything: Extra inputs are not permitted"),
         (RecordBadMessage, {"queue": "extract"}, "reason: Field required"),
     ],
