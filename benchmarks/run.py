@@ -33,6 +33,9 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "latency": ("benchmarks.latency", ["--faces", "3000", "--personas", "20"], ["--faces", "500"]),
     "predict_scale": ("benchmarks.predict_scale", ["--prototypes", "100000", "--personas", "10000"],
                       ["--prototypes", "30000", "--personas", "3000", "--queries", "1000", "--exact-queries", "500"]),
+    "scale": ("benchmarks.scale", ["--faces", "100000", "--personas", "1000", "--labeled", "10000",
+                                    "--predict-prototypes", "0"],
+              ["--faces", "20000", "--personas", "200", "--labeled", "2000", "--predict-prototypes", "0"]),
     "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "10", "--warmup", "20",
                                 "--rounds", "3", "--cold-image-rounds"],
             ["--faces", "5000", "--clients", "10", "--seconds", "5"]),
@@ -94,6 +97,7 @@ def render(results: dict, info: dict, quick: bool) -> str:
         "training": "Retrain and reclassify",
         "latency": "Label -> refreshed predictions",
         "predict_scale": "Predict against many prototypes (index vs exact scan)",
+        "scale": "Scale: sharded full pass, retrain, row sizes (full size: docs/capacity.md)",
         "web": "Page latency under load",
     }
     for name, title in sections.items():
@@ -166,6 +170,8 @@ def describe(name: str, d: dict) -> str:
              f"**{d['agreement_pct']} %**"),
             ("peak RSS", f"{d['peak_rss_mb']} MB"),
         ])  # fmt: skip
+    if name == "scale":
+        return _table(scale_rows(d))
     if name == "web":
         rows = [("corpus", f"{d.get('faces')} faces"), ("concurrent clients", d.get("clients"))]
         rows.append(("server", d.get("server", "")))
@@ -193,6 +199,33 @@ def describe(name: str, d: dict) -> str:
                                                                      strict=True))))  # fmt: skip
         return _table(rows)
     return "```json\n" + json.dumps(d, indent=1) + "\n```"
+
+
+def scale_rows(d: dict) -> list[tuple[str, object]]:
+    """The scale benchmark's figures (benchmarks.scale), also used by docs/capacity.md's numbers."""
+    rows: list[tuple[str, object]] = [
+        ("faces / personas / confirmed labels", f"{d['faces']} / {d['personas']} / {d['labeled']}"),
+        ("retrain", f"{d['retrain']['seconds']} s, peak RSS {d['retrain']['peak_rss_mb']} MB"),
+        ("largest model_versions row / per-persona metrics row (goal <= 64 KB)",
+         f"{d['largest_row_bytes']['model_versions']} / {d['largest_row_bytes']['model_persona_metrics']} bytes"),
+    ]  # fmt: skip
+    for workers in (1, 2):
+        p = d[f"pass_{workers}"]
+        shards = max((mb for pids in p["worker_peak_rss_mb"].values() for mb in pids.values()), default=0)
+        rows += [
+            (f"**full pass, {workers} worker process(es)**",
+             f"**{p['faces_per_s']} faces/s** ({p['seconds']} s, {p['progress']['shards_total']} shards)"),
+            (f"pass with {workers}: peak RSS fan-out / largest worker process (goals 300 / 500 MB at 1M faces)",
+             f"{p['fan_out']['peak_rss_mb']} / {shards} MB"),
+            (f"pass with {workers}: Redis used memory before / peak / after (goal: grows <= 50 MB)",
+             f"{p['redis_mb']['before']} / {p['redis_mb']['peak']} / {p['redis_mb']['after']} MB"),
+        ]  # fmt: skip
+    rows.append(("**2 workers / 1 worker** (goal >= 1.7)", f"**{d['pass_ratio_2_vs_1']}**"))
+    if "predict" in d:
+        rows.append(("predict (benchmarks.predict_scale)",
+                     f"{d['predict']['indexed_faces_per_s']} faces/s at {d['predict']['prototypes']} prototypes, "
+                     f"{d['predict']['agreement_pct']} % identical to exact"))  # fmt: skip
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

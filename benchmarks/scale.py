@@ -11,11 +11,13 @@ Every measured step runs in a process of its own, which reports its own peak RSS
 - retrain: time and peak RSS of one training on the L labels; the largest ``model_versions`` row and the
   largest per-persona metrics row, in bytes;
 - the full reclassification pass with 1 and then 2 real Celery worker processes (``trainer_worker.app`` on the
-  ``reclassify`` queue, one pool process each): faces/s and their ratio, peak RSS of the fan-out and of each
+  ``reclassify`` queue, one pool process each), each of a version trained just before it (so every unlabeled
+  face's prediction is rewritten): faces/s and their ratio, peak RSS of the fan-out and of each
   worker process, Redis memory before, at the highest sample during, and after;
 - predict against many prototypes: ``benchmarks.predict_scale`` (its own synthetic model of
   ``--predict-prototypes`` prototypes in ``--predict-personas`` personas; the issue's size is 1M / 100k);
-- the largest partitions Cassandra has flushed to disk (``system_views.max_partition_size``).
+- the largest partitions Cassandra has flushed to disk (``system_views.max_partition_size``, in whole MiB:
+  tables whose largest partition is under 1 MiB are left out).
 """
 
 from __future__ import annotations
@@ -188,6 +190,7 @@ def full_pass(workers: int, faces: int, timeout: float) -> dict:
     import redis
 
     from common.db import get_database
+    from common.infra.celery_app import queue_lists
     from common.infra.settings import get_settings
     from common.repositories import models as models_repo
     from tests.support.workers import WorkerProcess
@@ -195,9 +198,11 @@ def full_pass(workers: int, faces: int, timeout: float) -> dict:
 
     db = get_database()
     client = redis.Redis.from_url(get_settings().redis_url)
+    retrain = run_step("retrain")  # a new version, so the pass rewrites every unlabeled face's prediction
+    client.delete(*queue_lists("reclassify"))  # the promotion's own ReclassifyAll: this benchmark sends its own
     version = models_repo.active_version(db)
-    if version is None:
-        raise RuntimeError("no active model: the retrain step did not promote")
+    if version is None or version != retrain["version"]:
+        raise RuntimeError(f"the retrain did not promote a new version: {retrain}")
     procs = [WorkerProcess("trainer_worker.app", "reclassify", f"scale-{workers}-{i}", concurrency=1).launch()
              for i in range(workers)]  # fmt: skip
     try:
@@ -221,6 +226,7 @@ def full_pass(workers: int, faces: int, timeout: float) -> dict:
         worker_rss = {f"worker {i}": process_tree_hwm(p.pid) for i, p in enumerate(procs)}
         return {
             "workers": workers,
+            "version": version,
             "seconds": round(seconds, 1),
             "faces_per_s": round(faces / seconds, 1),
             "progress": progress.as_dict(),
@@ -258,7 +264,7 @@ def largest_partitions(keyspace: str) -> list[dict]:
 
     rows = list(get_database().execute("SELECT * FROM system_views.max_partition_size"))
     found = [r for r in rows if getattr(r, "keyspace_name", None) == keyspace]
-    return [{"table": r.table_name, "max_partition": str(getattr(r, "max_partition_size", ""))} for r in found]
+    return [{"table": r.table_name, "max_partition_mib": r.mebibytes} for r in found if r.mebibytes]
 
 
 # --- main ---------------------------------------------------------------------------------------------------

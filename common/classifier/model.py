@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,14 +215,20 @@ class OpenSetClassifier:
 
     def allowed(self, dist: np.ndarray, rej: np.ndarray, exclude: Sequence[set] | None = None) -> np.ndarray:
         ok = ~(rej < dist) & np.isfinite(dist)
-        if exclude:
-            index = {p: i for i, p in enumerate(self.persona_ids)}
-            for row, personas in enumerate(exclude):
-                for p in personas or ():
-                    col = index.get(str(p))
-                    if col is not None:
-                        ok[row, col] = False
+        for row, col in self._excluded(exclude):
+            ok[row, col] = False
         return ok
+
+    def _excluded(self, exclude: Sequence[set] | None) -> Iterator[tuple[int, int]]:
+        """(row, persona column) of every persona a row must not be (``exclude``; unknown personas: moot)."""
+        if not exclude:
+            return
+        index = {p: i for i, p in enumerate(self.persona_ids)}
+        for row, personas in enumerate(exclude):
+            for p in personas or ():
+                col = index.get(str(p))
+                if col is not None:
+                    yield row, col
 
     def probabilities(self, dist: np.ndarray, ok: np.ndarray, temperature: float | None = None) -> np.ndarray:
         """(n, personas + 1) softmax over each row's ``softmax_personas`` nearest allowed personas (the
@@ -258,13 +264,8 @@ class OpenSetClassifier:
         if self.uses_index:
             candidates, dist, rej = self.candidate_distances(xn)
             ok = ~(rej < dist) & np.isfinite(dist)
-            if exclude:
-                index = {p: i for i, p in enumerate(self.persona_ids)}
-                for row, personas in enumerate(exclude):
-                    for p in personas or ():
-                        col = index.get(str(p))
-                        if col is not None:
-                            ok[row] &= candidates[row] != col
+            for row, col in self._excluded(exclude):
+                ok[row] &= candidates[row] != col
             return self.decide(dist, ok, groups, columns=candidates)
         dist = self.persona_distances(xn)
         ok = self.allowed(dist, self.rejection_distances(xn), exclude)
