@@ -14,22 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 
+from benchmarks.isolated import isolated
 from benchmarks.web import seed_corpus
-from common.db import Database
-from common.db.migrate import migrate
-from common.db.session import connect
-from common.infra.settings import get_settings
+from common.db import Database, get_database
 from common.repositories import corpus_counters, faces, images, labels, personas, predictions
-from common.storage import get_blob_store
 from trainer_worker import corpus_reconcile
+
+REDIS_DB = 14
 
 
 def former_count(db: Database) -> dict[str, int]:
@@ -85,22 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reads", type=int, default=200)
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
-    keyspace = f"pp_bench_counts_{uuid.uuid4().hex[:8]}"
-    os.environ.update({"PP_CASSANDRA_KEYSPACE": keyspace, "PP_STORAGE_LOCAL_ROOT": f"/tmp/{keyspace}-blobs",
-                       "PP_REDIS_URL": os.environ.get("PP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")})  # fmt: skip
-    get_settings.cache_clear()
-    get_blob_store.cache_clear()
-    settings = get_settings()
-    cluster, session = connect(settings)
-    migrate(session, keyspace, settings.cassandra_replication)
-    db = Database.connect(settings, keyspace)
-    try:
-        result = run(db, args.faces, args.reads)
-    finally:
-        db.close()
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
-        shutil.rmtree(f"/tmp/{keyspace}-blobs", ignore_errors=True)
-        cluster.shutdown()
+    with isolated(REDIS_DB, name="counts"):
+        result = run(get_database(), args.faces, args.reads)
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
