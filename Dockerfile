@@ -14,7 +14,11 @@
 # face-recognition-models, a pure-Python sdist holding the dlib model weights. So no
 # compiler is needed anywhere: the builder stage only builds the virtualenv (and
 # refuses to compile anything), the final stage copies it and adds no packages.
-# Build: docker build -t persona-pipeline:0.1.0 .   (or: az acr build -r <acr> -t persona-pipeline:0.1.0 .)
+# Versions and sha256 hashes come from requirements/*.txt (`make lock`); pip refuses
+# anything else (--require-hashes).
+# Build: make image   (buildah, or docker build where a Docker engine runs; scripts/image/build.sh)
+#    or: docker build -t persona-pipeline:0.1.0 .   (or: az acr build -r <acr> -t persona-pipeline:0.1.0 .)
+# Without Docker Hub: --build-arg PYTHON_IMAGE=<the local base of scripts/image/base.sh>.
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
@@ -29,18 +33,31 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
+# 1. the locked dependencies, binary wheels only except the pure-Python model package, built
+#    with the locked setuptools (no build isolation: nothing unhashed is fetched); its own layer,
+#    so a code change does not reinstall them. The 68-point landmark model (100 MB) goes: only
+#    the 5-point one, the ResNet embedder and the CNN detector are used.
+COPY requirements/build.txt requirements/runtime.txt ./requirements/
+RUN pip install --require-hashes -r requirements/build.txt \
+ && pip install --require-hashes --no-build-isolation --use-pep517 --only-binary=:all: --no-binary=face-recognition-models \
+        -r requirements/runtime.txt \
+ && python -W ignore -c "import os, face_recognition_models as m; os.remove(m.pose_predictor_model_location())"
+
+# 2. the project as a wheel, installed without dependencies (they are all there); wheel and pip,
+#    build tools only, leave the virtualenv (setuptools stays: face-recognition-models needs pkg_resources).
 COPY pyproject.toml README.md ./
 COPY common ./common
 COPY input_worker ./input_worker
 COPY trainer_worker ./trainer_worker
 COPY visualization_web ./visualization_web
-
-# 1. the project as a wheel (setuptools from PyPI, build isolation);
-# 2. install it with binary wheels only, except the pure-Python model package.
-RUN pip wheel --no-deps --wheel-dir /wheels . \
- && pip install --only-binary=:all: --no-binary=face-recognition-models /wheels/*.whl \
- && python -c "import dlib, face_recognition_models, cassandra, celery, flask, gunicorn, flower; print('dlib', dlib.__version__)" \
- && persona-pipeline --help >/dev/null
+COPY orchestration_driver ./orchestration_driver
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+ && pip install --no-deps /wheels/*.whl \
+ && pip uninstall --yes wheel \
+ && pip check \
+ && python -W ignore -c "import dlib, face_recognition_models, cassandra, celery, flask, gunicorn, flower; print('dlib', dlib.__version__)" \
+ && persona-pipeline --help >/dev/null \
+ && pip uninstall --yes pip
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PP := $(VENV)/bin/persona-pipeline
 
-.PHONY: install services run stop test test-unit lint bench demo clean
+.PHONY: install services run stop test test-unit lint bench demo clean image image-test lock
 
 install:
 	@bash scripts/install.sh
@@ -29,6 +29,17 @@ stop:
 
 test: services
 	@$(PY) -m pytest -p no:cacheprovider tests
+
+# The container image without Docker (buildah), and every compose role run from it (docs/deploy-aks.md).
+image:
+	@bash scripts/image/build.sh
+
+image-test: services
+	@PP_IMAGE_TEST=1 $(PY) -m pytest -p no:cacheprovider tests/image
+
+# Hashed lock files from pyproject.toml (requirements/*.txt); UPGRADE=1 takes the newest allowed versions.
+lock:
+	@bash scripts/image/lock.sh
 
 test-unit: install
 	@$(PY) -m pytest -p no:cacheprovider tests/unit

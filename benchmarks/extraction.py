@@ -13,6 +13,13 @@ a b, b a, a b, b a, ... A shared machine's speed drifts by 10-20% over minutes: 
 mirrored order, the drift falls on (a) and (b) alike instead of on whichever ran in the slower minutes.
 Prints images/s of both and the ratio (b)/(a) over all rounds (goal >= 0.90). Uses its own keyspace,
 Redis DB and blob folder, dropped afterwards.
+
+The cost of the extra detection passes (issue 31) is measured in the same run, by the raw loop: every round
+also runs (a) with those passes switched off by settings (``old``: the path before them), so the normal
+photos' images/s of the new and old paths come from the same minutes; then ``--passes-n`` no-face images
+(generated textures of the same sizes), sideways photos (turned 90 or 270 degrees, no EXIF) and
+``--groups`` 4,000 px group collages (faces of 40-120 px) run through both, halves in the order
+old new, new old.
 """
 
 from __future__ import annotations
@@ -86,6 +93,75 @@ def generate(sources: list[np.ndarray], n: int, folder: Path, seed: int = 7) -> 
         pil.save(folder / f"img-{i:05d}.jpg", quality=90)
 
 
+def textures(sizes: list[tuple[int, int]], folder: Path, seed: int = 11) -> list[Path]:
+    """No-face JPEGs of the given (width, height): smooth colour fields with shapes and grain."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, (width, height) in enumerate(sizes):
+        coarse = rng.integers(0, 256, (max(2, height // 64), max(2, width // 64), 3), dtype=np.uint8)
+        field = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)).astype(np.int16)
+        for _ in range(12):  # rectangles: edges for the detector to look at
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            field[y : y + int(rng.integers(10, height // 3 + 11)), x : x + int(rng.integers(10, width // 3 + 11))] += (
+                int(rng.integers(-60, 61)))  # fmt: skip
+        field += rng.integers(-12, 13, field.shape, dtype=np.int16)
+        path = folder / f"texture-{i:05d}.jpg"
+        Image.fromarray(field.clip(0, 255).astype(np.uint8)).save(path, quality=90)
+        out.append(path)
+    return out
+
+
+def sideways(files: list[Path], folder: Path) -> list[Path]:
+    """The photos turned 90 or 270 degrees (alternately) and saved without an EXIF tag."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, path in enumerate(files):
+        with Image.open(path) as image:
+            turned = image.transpose(Image.Transpose.ROTATE_270 if i % 2 else Image.Transpose.ROTATE_90)
+            turned.save(folder / path.name, quality=90)
+        out.append(folder / path.name)
+    return out
+
+
+def group_collages(sources: list[np.ndarray], count: int, folder: Path) -> list[Path]:
+    """4,000 x 3,000 px collages of the sources' faces at 40-120 px (``benchmarks.recall.collage``)."""
+    from benchmarks.recall import collage, reference_boxes
+
+    folder.mkdir(parents=True, exist_ok=True)
+    faces = [(rgb, box) for rgb in sources for box in reference_boxes(rgb)]
+    rng = np.random.default_rng(5)
+    out = []
+    for i in range(count if faces else 0):
+        canvas, _boxes = collage(faces, rng)
+        Image.fromarray(canvas).save(folder / f"group-{i:03d}.jpg", quality=90)
+        out.append(folder / f"group-{i:03d}.jpg")
+    return out
+
+
+def pass_costs(raw: RawLoop, sets: dict[str, list[Path]]) -> dict[str, dict]:
+    """Each set through the raw loop with the extra passes off (old) and on (new), halves in the order
+    old new, new old; images/s of both and the time factor new/old."""
+    out = {}
+    for name, files in sets.items():
+        if not files:
+            continue
+        halves = [[str(p) for p in files[: (len(files) + 1) // 2]], [str(p) for p in files[(len(files) + 1) // 2 :]]]
+        seconds, faces = {"old": 0.0, "new": 0.0}, {"old": 0, "new": 0}
+        for half, order in zip(halves, (("old", "new"), ("new", "old")), strict=True):
+            for kind in order if half else ():
+                took, found = raw.run(half, old=kind == "old")
+                seconds[kind] += took
+                faces[kind] += found
+        out[name] = {"images": len(files), "old_images_per_s": round(len(files) / seconds["old"], 3),
+                     "new_images_per_s": round(len(files) / seconds["new"], 3), "old_faces": faces["old"],
+                     "new_faces": faces["new"], "time_factor": round(seconds["new"] / seconds["old"], 2)}  # fmt: skip
+        print(f"{name}: {len(files)} images, old {out[name]['old_images_per_s']} images/s ({faces['old']} faces), "
+              f"new {out[name]['new_images_per_s']} images/s ({faces['new']} faces), "
+              f"time x{out[name]['time_factor']}")  # fmt: skip
+    return out
+
+
 def split_rounds(folder: Path, rounds: int) -> list[list[Path]]:
     """The generated images moved into ``rounds`` sub-folders (one ingest job each), every round a mix of
     every kind of variation; the files of each round."""
@@ -108,13 +184,22 @@ def _raw_init() -> None:
     get_embedder()
 
 
-def _raw_one(path: str) -> int:
-    from common.face_models import extract_faces
+# The extra passes switched off: detection as before issue 31.
+OLD_PATH = {"detection_orientation_search": False, "detection_min_side": 0, "detection_tile_min_face": 0}
+
+
+def _raw_one(path: str, old: bool = False) -> int:
+    from common.face_models import find_faces
     from common.images import load_image
     from common.infra.settings import get_settings
 
+    settings = get_settings().model_copy(update=OLD_PATH) if old else get_settings()
     data = Path(path).read_bytes()
-    return len(extract_faces(load_image(data, path, get_settings()).rgb))
+    return len(find_faces(load_image(data, path, settings).rgb, None, settings).faces)  # as the extract task does
+
+
+def _raw_old(path: str) -> int:
+    return _raw_one(path, old=True)
 
 
 class RawLoop:
@@ -124,9 +209,9 @@ class RawLoop:
         self.pool = get_context("fork").Pool(processes, initializer=_raw_init)
         self.pool.map(_raw_one, warmup[: processes * 2])  # warm up every process
 
-    def run(self, files: list[str]) -> tuple[float, int]:
+    def run(self, files: list[str], old: bool = False) -> tuple[float, int]:
         started = time.perf_counter()
-        faces = sum(self.pool.map(_raw_one, files, chunksize=1))
+        faces = sum(self.pool.map(_raw_old if old else _raw_one, files, chunksize=1))
         return time.perf_counter() - started, faces
 
     def close(self) -> None:
@@ -261,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder of seed images")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    parser.add_argument("--passes-n", type=int, default=40, help="no-face and sideways images for the pass costs")
+    parser.add_argument("--groups", type=int, default=2, help="4,000 px group collages for the pass costs")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--redis-url", default=os.environ.get("PP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
     args = parser.parse_args(argv)
@@ -271,8 +358,16 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = get_settings()
         images = work / "images"
-        generate(source_images(args.source), args.n, images)
-        generate(source_images(args.source), args.warmup_images or max(20, args.n // 4), work / "warmup", seed=99)
+        seeds = source_images(args.source)
+        generate(seeds, args.n, images)
+        generate(seeds, args.warmup_images or max(20, args.n // 4), work / "warmup", seed=99)
+        generate(seeds, args.passes_n, work / "upright", seed=55)
+        upright = sorted((work / "upright").glob("*.jpg"))
+        sizes = [Image.open(path).size for path in upright]
+        hard = {"no-face images (textures of the same sizes)": textures(sizes, work / "textures"),
+                "sideways photos (turned 90 / 270, no EXIF)": sideways(upright, work / "sideways"),
+                "group collages (4,000 x 3,000 px, faces 40-120 px)": group_collages(seeds, args.groups,
+                                                                                      work / "groups")}  # fmt: skip
         rounds = split_rounds(images, max(1, min(args.rounds, args.n)))
         count = sum(len(files) for files in rounds)
         print(f"{count} images in {len(rounds)} rounds, {args.processes} processes, "
@@ -283,23 +378,32 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for index, files in enumerate(rounds):
                 round_ = {"images": len(files)}
-                for kind in ("raw", "system") if index % 2 == 0 else ("system", "raw"):
+                for kind in ("raw", "old", "system") if index % 2 == 0 else ("system", "old", "raw"):
                     if kind == "raw":
                         round_["raw_s"], round_["raw_faces"] = raw.run([str(p) for p in files])
+                    elif kind == "old":
+                        round_["old_s"], round_["old_faces"] = raw.run([str(p) for p in files], old=True)
                     else:
                         round_["system_s"], round_["system_faces"] = system.run(files[0].parent)
                 figures.append(round_)
                 print(f"round {index + 1}: {len(files)} images, (a) {round_['raw_s']:6.2f} s "
                       f"({round_['raw_faces']} faces), (b) {round_['system_s']:6.2f} s ({round_['system_faces']} faces)"
-                      f", ratio {round_['raw_s'] / round_['system_s']:.3f}")  # fmt: skip
+                      f", ratio {round_['raw_s'] / round_['system_s']:.3f}, "
+                      f"(a) old path {round_['old_s']:6.2f} s")  # fmt: skip
         finally:
             system.close()
+        try:
+            passes = pass_costs(raw, hard)
+        finally:
             raw.close()
         raw_s, sys_s = sum(r["raw_s"] for r in figures), sum(r["system_s"] for r in figures)
         raw_faces, sys_faces = sum(r["raw_faces"] for r in figures), sum(r["system_faces"] for r in figures)
         print(f"(a) raw loop:    {raw_s:7.2f} s  {count / raw_s:6.2f} images/s  {raw_faces} faces")
         print(f"(b) full system: {sys_s:7.2f} s  {count / sys_s:6.2f} images/s  {sys_faces} faces")
         print(f"ratio (b)/(a): {raw_s / sys_s:.3f}  (goal >= 0.90; over {len(rounds)} interleaved rounds)")
+        old_s = sum(r["old_s"] for r in figures)
+        print(f"(a) old path (extra passes off): {old_s:7.2f} s  {count / old_s:6.2f} images/s; "
+              f"new / old images/s {old_s / raw_s:.3f} (goal >= 0.90)")  # fmt: skip
         print(f"input worker peak RSS (parent + {args.processes} pool processes): {system.memory.peak_mb} MB")
         if args.json:
             args.json.write_text(json.dumps({
@@ -309,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
                 "system_s": round(sys_s, 2), "system_images_per_s": round(count / sys_s, 2),
                 "system_faces": sys_faces, "ratio": round(raw_s / sys_s, 3),
                 "worker_peak_rss_mb": system.memory.peak_mb,
+                "old_images_per_s": round(count / old_s, 2), "old_faces": sum(r["old_faces"] for r in figures),
+                "new_vs_old": round(old_s / raw_s, 3), "passes": passes,
             }))  # fmt: skip
     return 0
 

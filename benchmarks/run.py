@@ -23,7 +23,8 @@ from benchmarks.isolated import ROOT
 
 # name -> (module, full-size arguments, quick arguments)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
-    "extraction": ("benchmarks.extraction", ["--n", "200"], ["--n", "40"]),
+    "extraction": ("benchmarks.extraction", ["--n", "200"], ["--n", "40", "--passes-n", "10", "--groups", "1"]),
+    "recall": ("benchmarks.recall", [], ["--limit", "8", "--sizes", "100,160", "--collages", "1"]),
     "ingest_only": ("benchmarks.ingest_only", ["--n", "300"], ["--n", "60"]),
     "training": (
         "benchmarks.training",
@@ -36,6 +37,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "scale": ("benchmarks.scale", ["--faces", "100000", "--personas", "1000", "--labeled", "10000",
                                     "--predict-prototypes", "0"],
               ["--faces", "20000", "--personas", "200", "--labeled", "2000", "--predict-prototypes", "0"]),
+    "scoped": ("benchmarks.scoped", ["--faces", "100000", "--personas", "1000"],
+               ["--faces", "5000", "--personas", "50", "--confirms", "4", "--rejects", "4"]),
     "web": ("benchmarks.web", ["--faces", "100000", "--clients", "50", "--seconds", "10", "--warmup", "20",
                                 "--rounds", "3", "--cold-image-rounds"],
             ["--faces", "5000", "--clients", "10", "--seconds", "5"]),
@@ -93,11 +96,13 @@ def render(results: dict, info: dict, quick: bool) -> str:
     ]
     sections = {
         "extraction": "Extraction: full system vs the raw dlib loop",
+        "recall": "Extraction recall on hard images (sideways, thumbnails, group photos)",
         "ingest_only": "Ingest only (read, validate, store; no extraction)",
         "training": "Retrain and reclassify",
         "latency": "Label -> refreshed predictions",
         "predict_scale": "Predict against many prototypes (index vs exact scan)",
         "scale": "Scale: sharded full pass, retrain, row sizes (full size: docs/capacity.md)",
+        "scoped": "Scoped refresh: label -> affected faces re-predicted (full size: docs/capacity.md)",
         "web": "Page latency under load",
     }
     for name, title in sections.items():
@@ -126,7 +131,12 @@ def describe(name: str, d: dict) -> str:
             ("rounds, interleaved a b, b a, ... (seconds of (a) / (b) each)",
              ", ".join(f"{r['raw_s']} / {r['system_s']}" for r in d.get("rounds", []))),
             ("input worker peak RSS (parent + pool)", f"{d['worker_peak_rss_mb']} MB"),
+            *extra_pass_rows(d),
         ])  # fmt: skip
+    if name == "recall":
+        return _table([(f"{kind}: faces found", f"{v['found']} / {v['faces']} ({v['found_pct']} %), "
+                                                 f"{v['seconds_per_image']} s/image")
+                       for kind, v in d["variants"].items()])  # fmt: skip
     if name == "ingest_only":
         return _table([
             ("images", f"{d['images']} ({d['megabytes']} MB)"),
@@ -151,8 +161,8 @@ def describe(name: str, d: dict) -> str:
             ("faces / personas", f"{d['faces']} / {d['personas']}"),
             ("retrain quiet period (coalescing, PP_RETRAIN_QUIET_SECONDS)", f"{d['quiet_period_s']} s"),
             ("one confirm -> new model promoted", f"{d['label_to_promoted_s']} s"),
-            (f"**one confirm -> all {d['unlabeled_refreshed']} unlabeled faces re-predicted**",
-             f"**{d['label_to_all_refreshed_s']} s**"),
+            (f"**one confirm -> its {d['refresh']} refresh done** ({d['faces_refreshed']} of {d['unlabeled']} "
+             "unlabeled faces re-predicted)", f"**{d['label_to_refreshed_s']} s**"),
         ])  # fmt: skip
     if name == "predict_scale":
         index = d.get("index") or {}
@@ -172,6 +182,8 @@ def describe(name: str, d: dict) -> str:
         ])  # fmt: skip
     if name == "scale":
         return _table(scale_rows(d))
+    if name == "scoped":
+        return _table(scoped_rows(d))
     if name == "web":
         rows = [("corpus", f"{d.get('faces')} faces"), ("concurrent clients", d.get("clients"))]
         rows.append(("server", d.get("server", "")))
@@ -201,6 +213,38 @@ def describe(name: str, d: dict) -> str:
     return "```json\n" + json.dumps(d, indent=1) + "\n```"
 
 
+def extra_pass_rows(d: dict) -> list[tuple[str, object]]:
+    """The extraction benchmark's cost of the extra detection passes (issue 31), raw loop, same run."""
+    if "passes" not in d:
+        return []
+    rows: list[tuple[str, object]] = [
+        ("**normal photos: raw loop with / without the extra passes** (goal >= 0.90)",
+         f"**{d['raw_images_per_s']} / {d['old_images_per_s']} images/s = {d['new_vs_old']}**"),
+    ]  # fmt: skip
+    for name, p in d["passes"].items():
+        rows.append((f"{name}: with / without the extra passes (time factor)",
+                     f"{p['new_images_per_s']} / {p['old_images_per_s']} images/s (x{p['time_factor']}), "
+                     f"faces {p['new_faces']} / {p['old_faces']}"))  # fmt: skip
+    return rows
+
+
+def scoped_rows(d: dict) -> list[tuple[str, object]]:
+    """The scoped-refresh benchmark's figures (benchmarks.scoped)."""
+    t, share, audit = d["label_to_refreshed_s"], d["share_rescored_per_label"], d["audit_pass"]
+    return [
+        ("faces / personas / confirmed labels", f"{d['faces']} / {d['personas']} / {d['labeled']}"),
+        ("first model: full pass (builds the index of all faces)", f"{d['first_full_pass']['seconds']} s"),
+        ("labels (confirms and rejects, one at a time)", f"{len(d['labels'])}, {d['scoped_refreshes']} scoped"),
+        ("retrain quiet period (PP_RETRAIN_QUIET_SECONDS)", f"{d['quiet_period_s']} s"),
+        ("**label -> refreshed** p50 / p95 / max", f"**{t['p50']} / {t['p95']} / {t['max']} s**"),
+        ("of which training p50 / refresh p50", f"{d['training_s_p50']} s / {d['refresh_s_p50']} s"),
+        ("**faces re-predicted per label** mean / max", f"**{share['mean']:.3%} / {share['max']:.3%}**"),
+        ("**audit pass afterwards: decisions changed**",
+         f"**{audit['decisions_changed']} ({audit['decisions_changed_share']:.4%})**, "
+         f"{audit['faces_written']} scores rewritten, {audit['seconds']} s"),
+    ]  # fmt: skip
+
+
 def scale_rows(d: dict) -> list[tuple[str, object]]:
     """The scale benchmark's figures (benchmarks.scale), also used by docs/capacity.md's numbers."""
     rows: list[tuple[str, object]] = [
@@ -208,7 +252,11 @@ def scale_rows(d: dict) -> list[tuple[str, object]]:
         ("retrain", f"{d['retrain']['seconds']} s, peak RSS {d['retrain']['peak_rss_mb']} MB"),
         ("largest model_versions row / per-persona metrics row (goal <= 64 KB)",
          f"{d['largest_row_bytes']['model_versions']} / {d['largest_row_bytes']['model_persona_metrics']} bytes"),
+        ("BLAS/FAISS threads per worker process (PP_WORKER_THREADS; 0: every core)", d.get("worker_threads", 0)),
     ]  # fmt: skip
+    if "indexing_pass" in d:
+        rows.append(("first full pass, 2 workers, not compared: it builds the index of all faces",
+                     f"{d['indexing_pass']['faces_per_s']} faces/s"))  # fmt: skip
     for workers in (1, 2):
         p = d[f"pass_{workers}"]
         shards = max((mb for pids in p["worker_peak_rss_mb"].values() for mb in pids.values()), default=0)
@@ -228,6 +276,22 @@ def scale_rows(d: dict) -> list[tuple[str, object]]:
     return rows
 
 
+def _sections(text: str) -> tuple[str, dict[str, str]]:
+    """(the text before the first "## " heading, heading -> its section with the heading)."""
+    head, *parts = text.split("\n## ")
+    return head, {part.split("\n", 1)[0]: "## " + part.rstrip("\n") for part in parts}
+
+
+def merge_sections(old: str, new: str) -> str:
+    """``new``, plus the sections of ``old`` it does not have (a run of a subset, ``--only``, and sections
+    measured by other commands, such as the container image's, are kept)."""
+    head, fresh = _sections(new)
+    _, kept = _sections(old)
+    merged = {**kept, **fresh}
+    order = [*fresh, *(title for title in kept if title not in fresh)]
+    return "\n\n".join([head.rstrip("\n"), *(merged[title] for title in order)]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
@@ -238,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     info = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
     results = {name: run_one(name, args.quick) for name in names}
     text = render(results, info, args.quick)
+    if args.out.exists():
+        text = merge_sections(args.out.read_text(), text)
     args.out.write_text(text)
     print(text)
     return 0 if all(r[1] is not None for r in results.values()) else 1

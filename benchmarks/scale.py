@@ -11,8 +11,9 @@ Every measured step runs in a process of its own, which reports its own peak RSS
 - retrain: time and peak RSS of one training on the L labels; the largest ``model_versions`` row and the
   largest per-persona metrics row, in bytes;
 - the full reclassification pass with 1 and then 2 real Celery worker processes (``trainer_worker.app`` on the
-  ``reclassify`` queue, one pool process each), each of a version trained just before it (so every unlabeled
-  face's prediction is rewritten): faces/s and their ratio, peak RSS of the fan-out and of each
+  ``reclassify`` queue, one pool process each, ``--worker-threads`` BLAS/FAISS threads each), each of a version
+  trained just before it (so every unlabeled face's prediction is rewritten), after a first unmeasured pass that
+  builds the index of all faces: faces/s and their ratio, peak RSS of the fan-out and of each
   worker process, Redis memory before, at the highest sample during, and after;
 - predict against many prototypes: ``benchmarks.predict_scale`` (its own synthetic model of
   ``--predict-prototypes`` prototypes in ``--predict-personas`` personas; the issue's size is 1M / 100k);
@@ -51,10 +52,14 @@ def _progress(message: str) -> None:
 # --- the corpus ---------------------------------------------------------------------------------------------
 
 
-def seed(faces: int, personas: int, labeled: int) -> dict:
+def seed(faces: int, personas: int, labeled: int, spread: float | None = None) -> dict:
     """Personas, faces in images of FACES_PER_IMAGE, and ``labeled`` confirmed faces spread evenly over the
-    personas; returns the seeding time."""
+    personas; returns the seeding time. ``spread`` (unit-sphere distance of a face from its person's centre,
+    e.g. 0.22): dlib-like clusters (``common.classifier.synthetic``: one person's faces about 0.3 apart,
+    different people about 0.9); None: the scale benchmark's wider clusters."""
+    from common.classifier.synthetic import person_centers
     from common.db import get_database
+    from common.repositories import corpus_counters
     from common.repositories import faces as faces_repo
     from common.repositories import labels as labels_repo
     from common.repositories import personas as personas_repo
@@ -67,9 +72,14 @@ def seed(faces: int, personas: int, labeled: int) -> dict:
                                     range(personas)))  # fmt: skip
     _progress(f"{personas} personas ({time.perf_counter() - started:.0f} s)")
     rng = np.random.default_rng(26)
-    centres = rng.normal(size=(personas, 128)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    centres *= 0.75  # dlib-like norms, so the classifier's 0.6 distance scale is in play
+    if spread is None:
+        centres = rng.normal(size=(personas, 128)).astype(np.float32)
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        centres *= 0.75  # dlib-like norms, so the classifier's 0.6 distance scale is in play
+        noise = 0.05
+    else:
+        centres = person_centers(personas, rng).astype(np.float32)
+        noise = spread / np.sqrt(128)  # a face about ``spread`` from its centre (synthetic.faces_of)
     now = datetime.now(UTC)
     labeled_per_persona = max(1, labeled // max(personas, 1))
     confirmed = [0] * personas
@@ -77,6 +87,7 @@ def seed(faces: int, personas: int, labeled: int) -> dict:
 
     def write_chunk(rows: list, labels: list) -> None:
         faces_repo.upsert_many(db, rows)
+        corpus_counters.add(db, corpus_counters.FACES, len(rows))  # extraction counts the faces it stores
         for face_id, persona_id, image_id in labels:
             labels_repo.write(db, labels_repo.Label(face_id, persona_id, labels_repo.CONFIRM, "bench", now), image_id)
 
@@ -89,7 +100,7 @@ def seed(faces: int, personas: int, labeled: int) -> dict:
                 box = (10 + (index % FACES_PER_IMAGE) * 160, 100, 150, 150)
                 face_id = derive_face_id(image_id, box)
                 who = index % personas if index < personas * labeled_per_persona else int(rng.integers(personas))
-                vector = centres[who] + rng.normal(0, 0.05, 128).astype(np.float32)
+                vector = centres[who] + rng.normal(0, noise, 128).astype(np.float32)
                 rows.append(faces_repo.Face(face_id, image_id, box, "bench", 0.99, vector, "bench-128", "", now))
                 if labels_left and confirmed[who] < labeled_per_persona:
                     confirmed[who] += 1
@@ -281,6 +292,9 @@ def run(faces: int, personas: int, labeled: int, pass_timeout: float, predict_pr
     result["retrain"] = run_step("retrain")
     result["largest_row_bytes"] = largest_rows()
     _progress(f"retrain: {result['retrain']}")
+    _progress("a first full pass, not measured: it builds the index of all faces (face_cells), which later passes keep")
+    result["indexing_pass"] = full_pass(2, faces, pass_timeout)
+    result["worker_threads"] = get_settings().worker_threads
     for workers in (1, 2):
         _progress(f"full pass with {workers} worker process(es)")
         result[f"pass_{workers}"] = full_pass(workers, faces, pass_timeout)
@@ -312,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
         help="benchmarks.predict_scale's model size (0: leave it out)",
     )
     parser.add_argument("--predict-personas", type=int, default=10_000)
+    parser.add_argument(
+        "--worker-threads",
+        type=int,
+        default=1,
+        help="PP_WORKER_THREADS of the reclassify workers (1: one core per process, as on AKS)",
+    )
     parser.add_argument("--json", type=Path, help="write the result here too")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args(argv)
@@ -320,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                  "predict": lambda: step_predict(int(rest[0]), int(rest[1]))}  # fmt: skip
         print(json.dumps(steps[args.step]()))
         return 0
+    os.environ["PP_WORKER_THREADS"] = str(args.worker_threads)
     with isolated(REDIS_DB, name="scale"):
         result = run(
             args.faces, args.personas, args.labeled, args.pass_timeout, args.predict_prototypes, args.predict_personas

@@ -35,6 +35,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("reextract", help="re-run face extraction, keeping labeled faces and their history")
     p.add_argument("image_ids", nargs="*", help="images to re-extract")
     p.add_argument("--all", action="store_true", help="every image")
+    p.add_argument(
+        "--no-faces",
+        action="store_true",
+        help="every processed image with no face found (sideways photos stored before the search)",
+    )
     p.add_argument("--detector", choices=[d.value for d in DetectorName], help="override PP_FACE_DETECTOR")
     p.add_argument("--here", action="store_true", help="run in this process instead of sending worker tasks")
     p.set_defaults(func=cmd_reextract)
@@ -111,12 +116,17 @@ def print_label_summary(summary: folder_labels.Summary) -> None:
 
 
 def cmd_reextract(args: argparse.Namespace) -> int:
-    if not args.image_ids and not args.all:
-        print("give image ids or --all", file=sys.stderr)
+    if not args.image_ids and not args.all and not args.no_faces:
+        print("give image ids, --all or --no-faces", file=sys.stderr)
         return 2
     db = get_database()
     actor = f"cli:{getpass.getuser()}"
-    ids = args.image_ids or images_repo.scan_ids(db, page_size=1000)
+    if args.image_ids:
+        ids = iter(args.image_ids)
+    elif args.no_faces:
+        ids = images_repo.scan_ids_without_faces(db, page_size=1000)
+    else:
+        ids = images_repo.scan_ids(db, page_size=1000)
     count = 0
     for image_id in ids:
         if args.here:

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from functools import partial
 
 from common.db import Database
-from common.face_models import EMBEDDER_NAME, DetectedFace, extract_faces
+from common.face_models import EMBEDDER_NAME, FaceSearch, find_faces
 from common.images import InvalidImage, load_image
+from common.infra import metrics
 from common.infra.messages import ExtractImage, ReclassifyBatch, Send
 from common.infra.settings import Settings
 from common.repositories import corpus_counters, faces, images, jobs, read_model
@@ -32,7 +33,7 @@ def crop_key(face_id: str) -> str:
     return content_key("crops", face_id, ".jpg")
 
 
-Detection = list[DetectedFace] | Exception  # the faces found, or why the stored image could not be read
+Detection = FaceSearch | Exception  # the faces found (and the turn they are in), or why the image could not be read
 
 
 def extract_image(db: Database, message: ExtractImage, settings: Settings, send: Send = publish) -> int:
@@ -78,6 +79,7 @@ def extract_image(db: Database, message: ExtractImage, settings: Settings, send:
             log.exception("extracting image %s failed", image_id)
             last_writes.clear()
             images.mark_failed(db, image_id, f"{type(exc).__name__}: {exc}")
+            metrics.record_extraction("failed")
             count = 0
     if folder_labels.enabled(job) and item_key and not labeled and folder_labels.persona_folder(item_key):
         folder_labels.record(db, job.job_id, item_key, folder_labels.NOT_LABELED, "image could not be extracted")
@@ -112,7 +114,7 @@ def _decode_and_detect(blob_key: str, name: str, detector: str, settings: Settin
         valid = load_image(get_blob_store().get(blob_key), name, settings)
     except (BlobNotFound, InvalidImage) as exc:
         return exc
-    return extract_faces(valid.rgb, detector, settings)
+    return find_faces(valid.rgb, detector, settings)
 
 
 def _extract(db: Database, image: images.Image, settings: Settings, detector: str, send: Send,
@@ -126,16 +128,18 @@ def _extract(db: Database, image: images.Image, settings: Settings, detector: st
     if isinstance(detection, worker_deaths.StoppedWorker):
         images.mark_failed(db, image.image_id, detection.reason)
         worker_deaths.clear(_deaths_key(image.image_id))
+        metrics.record_extraction("failed")
         return 0
     if isinstance(detection, (BlobNotFound, InvalidImage)):
         images.mark_failed(db, image.image_id, f"cannot read stored image: {detection}")
+        metrics.record_extraction("failed")
         return 0
     if isinstance(detection, Exception):
         raise detection
     store = get_blob_store()
     now = datetime.now(UTC)
     found_faces = []
-    for found in detection:
+    for found in detection.faces:
         fid = derive_face_id(image.image_id, found.box)
         key = crop_key(fid)
         store.put(key, found.crop_jpeg)
@@ -150,6 +154,9 @@ def _extract(db: Database, image: images.Image, settings: Settings, detector: st
         label(face_ids)
     if face_ids:
         send(ReclassifyBatch(face_ids=tuple(face_ids), image_ids=(image.image_id,)))
-    last_writes.extend(images.mark_processed_statements(image.image_id, len(face_ids)))
-    log.info("image %s: %d faces (%s)", image.image_id[:12], len(face_ids), detector)
+    last_writes.extend(images.mark_processed_statements(image.image_id, len(face_ids), detection.rotation,
+                                                        (detection.width, detection.height)))  # fmt: skip
+    metrics.record_extraction("processed", detector, len(face_ids))
+    log.info("image %s: %d faces (%s, turned %d, extra passes: %s)", image.image_id[:12], len(face_ids), detector,
+             detection.rotation, ",".join(detection.passes) or "none")  # fmt: skip
     return len(face_ids)

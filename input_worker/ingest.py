@@ -17,7 +17,7 @@ from azure.core.exceptions import HttpResponseError
 
 from common.db import Database
 from common.images import InvalidImage, load_image
-from common.infra import messages
+from common.infra import messages, metrics
 from common.infra.celery_app import celery_app
 from common.infra.messages import ExtractImage, IngestBatch, IngestItem, Message, Send
 from common.infra.settings import Settings
@@ -106,13 +106,15 @@ def ingest_batch(db: Database, job_id: str, items: Iterable[dict], settings: Set
         prepared.append((item, found))
     for item, found in prepared:
         try:
-            record_item(db, job.job_id, job.source, item, found, send, detector, labeling)
+            outcome = record_item(db, job.job_id, job.source, item, found, send, detector, labeling)
+            metrics.record_ingest_item(outcome, found.reason if isinstance(found, InvalidImage) else None)
         except TRANSIENT:
             raise
         except Exception as exc:  # one bad item never stops the others
             log.exception("job %s item %r failed", job_id, item.key)
             jobs.record_outcome(db, job_id, item.key, item.name, jobs.REJECTED,
                                 reason=f"internal error: {type(exc).__name__}: {exc}"[:2000])  # fmt: skip
+            metrics.record_ingest_item(jobs.REJECTED, "internal error")
         if isinstance(found, worker_deaths.StoppedWorker):
             log.warning("job %s item %r: %s; recorded as rejected", job_id, item.key, found.reason)
             worker_deaths.clear(_deaths_key(job_id, item))

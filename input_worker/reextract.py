@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from common.db import Database
-from common.face_models import EMBEDDER_NAME, extract_faces
+from common.face_models import EMBEDDER_NAME, find_faces
 from common.images import load_image
 from common.infra.messages import ReclassifyBatch, Send
 from common.infra.settings import Settings
@@ -44,7 +44,8 @@ def reextract_image(db: Database, image_id: str, settings: Settings, detector: s
     store = get_blob_store()
     name = detector or settings.face_detector.value
     valid = load_image(store.get(image.blob_key), image.source_name, settings)
-    found = extract_faces(valid.rgb, name, settings)
+    search = find_faces(valid.rgb, name, settings)  # boxes in the image as displayed (the turn it chose)
+    found = search.faces
     old = sorted(faces.for_image(db, image_id), key=lambda f: f.face_id)
     matches = match_boxes([f.box for f in old], [d.box for d in found])
 
@@ -78,7 +79,7 @@ def reextract_image(db: Database, image_id: str, settings: Settings, detector: s
 
     if current:
         send(ReclassifyBatch(face_ids=tuple(current), image_ids=(image_id,)))
-    images.mark_processed(db, image_id, len(current))
+    images.mark_processed(db, image_id, len(current), search.rotation, (search.width, search.height))
     result = ReextractResult(image_id, len(matches), len(found) - len(matches), removed, flagged)
     events.record(db, "image.reextract", actor, image_id, {"detector": name, **result.__dict__})
     log.info("re-extracted %s with %s: %s", image_id[:12], name, result)

@@ -126,20 +126,24 @@ def _image_ids(db, job_ids: dict[str, str]) -> dict[str, str]:
 
 
 def _wait_predictions(db, version: int, image_ids, deadline: float) -> None:
-    from common.repositories import faces, labels, predictions
+    """Until every unlabeled face of the images has a prediction and the active version's refresh (scoped or a
+    full pass) has finished: a face outside what a label changed keeps the version that predicted it."""
+    from common.repositories import faces, labels, predictions, refreshes
     from common.repositories.models import active_version
 
     face_ids = [f.face_id for image_id in set(image_ids) for f in faces.for_image(db, image_id)]
     while True:
         version = active_version(db) or version
+        refresh = refreshes.get(db, version)
         missing = [
             fid for fid in face_ids
-            if labels.confirmed_persona(labels.for_face(db, fid)) is None
-            and getattr(predictions.for_face(db, fid), "model_version", None) != version
+            if labels.confirmed_persona(labels.for_face(db, fid)) is None and predictions.for_face(db, fid) is None
         ]  # fmt: skip
-        if not missing:
+        if not missing and refresh is not None and refresh.finished:
             return
-        _check(deadline, f"{len(missing)} face(s) without a prediction of version {version} (reclassify worker?)")
+        state = "finished" if refresh and refresh.finished else "not finished"
+        _check(deadline, f"{len(missing)} face(s) without a prediction, the refresh of v{version} {state} "
+                         "(reclassify worker?)")  # fmt: skip
         time.sleep(1.0)
 
 

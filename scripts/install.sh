@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything persona-pipeline needs on a Debian machine, idempotently:
 # apt packages (Redis, Java 17, Maven, Chromium for browser tests), the Python
-# virtualenv with the project and its dev tools, and Cassandra's jars from
+# virtualenv with the project and its dev tools (locked: requirements/dev.txt), and Cassandra's jars from
 # Maven Central. Safe to run again; each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,12 +30,20 @@ if pgrep -x redis-server >/dev/null && [ ! -f "$STATE/redis/redis.pid" ] && [ -f
   kill "$(cat /var/run/redis/redis-server.pid)" 2>/dev/null || true
 fi
 
-stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# Dependencies from the lock (requirements/dev.txt, `make lock`), every file checked against its sha256;
+# then the project itself, editable, built by the locked setuptools.
+stamp="$VENV/.installed-$(cat pyproject.toml requirements/dev.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "==> Python virtualenv $VENV"
+  echo "==> Python virtualenv $VENV (requirements/dev.txt)"
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -e ".[dev]"
+  "$VENV/bin/pip" install -q --require-hashes -r requirements/dev.txt
+  "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e .
+  if unlocked=$("$VENV/bin/pip" check | grep '^persona-pipeline '); then
+    echo "requirements/dev.txt misses what pyproject.toml asks for; run \`make lock\`:" >&2
+    echo "$unlocked" >&2
+    exit 1
+  fi
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi

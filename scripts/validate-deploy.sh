@@ -13,7 +13,9 @@
 #                  rendered object validated strictly (unknown fields rejected) against
 #                  the OpenAPI schemas shipped by kubernetes-validate, KEDA objects against
 #                  KEDA's CRD schemas, SecretProviderClass against a schema written from
-#                  its CRD. An object of a kind without a schema is an error.
+#                  its CRD, ServiceMonitor / PodMonitor decoded strictly into the Prometheus
+#                  Operator's Go types (monitoring-validate). An object of a kind without a
+#                  schema is an error.
 #
 # Usage: scripts/validate-deploy.sh                       run everything
 #        scripts/validate-deploy.sh --kube-validate VERSION FILE...   (strict schema check only)
@@ -30,8 +32,10 @@ KUBE_VERSIONS="${KUBE_VERSIONS:-1.31.0 1.34.0}"
 
 kube_validate() {
   local version="$1"; shift
-  "$BIN/python" - "$version" "$KEDA_SCHEMAS" "$@" <<'PY'
+  PP_MONITORING_VALIDATE="$BIN/monitoring-validate" "$BIN/python" - "$version" "$KEDA_SCHEMAS" "$@" <<'PY'
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -68,6 +72,8 @@ SPC_SCHEMA = {  # secrets-store.csi.x-k8s.io/v1 SecretProviderClass (from the dr
     },
 }
 custom = {("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass"): SPC_SCHEMA}
+MONITORS = {(f"{group}/v1", kind) for group in ("monitoring.coreos.com", "azmonitoring.coreos.com")
+            for kind in ("ServiceMonitor", "PodMonitor")}
 for name in ("scaledobject-keda-v1alpha1.json", "triggerauthentication-keda-v1alpha1.json"):
     path = keda_dir / name
     if not path.is_file():
@@ -84,7 +90,13 @@ for file in files:
         label = f"{Path(file).name}: {doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
         key = (doc.get("apiVersion"), doc.get("kind"))
         try:
-            if key in custom:
+            if key in MONITORS:  # strict decode into the Prometheus Operator's types (scripts/monitoring-validate)
+                checker = subprocess.run([os.environ["PP_MONITORING_VALIDATE"], "/dev/stdin"], input=yaml.safe_dump(doc),
+                                         capture_output=True, text=True)
+                if checker.returncode != 0:
+                    errors += 1
+                    print(f"ERROR {label}: {checker.stdout.strip()} {checker.stderr.strip()}")
+            elif key in custom:
                 jsonschema.Draft7Validator(custom[key]).validate(doc)
             else:
                 kv.validate(doc, version, strict=True)
@@ -109,6 +121,7 @@ if [ "${1:-}" = "--kube-validate" ]; then
 fi
 
 bash "$ROOT/scripts/install-deploy-tools.sh" >/dev/null 2>&1 || bash "$ROOT/scripts/install-deploy-tools.sh"
+bash "$ROOT/scripts/install-monitoring-tools.sh"
 KEDA_SCHEMAS="$(latest_keda_schemas)"
 
 WORK="$(mktemp -d)"
@@ -221,6 +234,7 @@ declare -A SETS=(
   [keda-dev-redis]="--set keda.enabled=true --set redis.enabled=true --set web.autoscaling.enabled=true --set web.ingress.enabled=true"
   [existing-secret]="--set secrets.existingSecret=pp-secrets --set config.PP_STORAGE_BACKEND=azure-files --set blobVolume.enabled=false --set flower.enabled=false"
   [keyvault-vm-identity]="-f $CHART/values-aks.yaml --set secrets.keyVault.useWorkloadIdentity=false --set serviceAccount.create=false"
+  [monitoring]="--set monitoring.enabled=true --set monitoring.dashboards.enabled=true"
 )
 for name in $(printf '%s\n' "${!SETS[@]}" | sort); do
   for kube in $KUBE_VERSIONS; do

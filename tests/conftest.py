@@ -26,6 +26,7 @@ os.environ.update(
         "PP_STORAGE_LOCAL_ROOT": str(_BLOB_DIR),
         "PP_RETRAIN_QUIET_SECONDS": os.environ.get("PP_RETRAIN_QUIET_SECONDS", "1"),
         "PP_HEARTBEAT_FILE": str(_BLOB_DIR / "heartbeat"),
+        "PP_WORKER_METRICS_PORT": "0",  # no worker metrics port (tests that read one choose a free port)
     }
 )
 # The web app's first admin, for every suite that logs in (Flask test client and browser alike).

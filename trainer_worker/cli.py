@@ -1,5 +1,5 @@
-"""`persona-pipeline models list|promote VERSION|rollback|resign|pin VERSION|unpin VERSION` and
-`persona-pipeline retrain [--wait]`.
+"""`persona-pipeline models list|promote VERSION|rollback|resign|pin VERSION|unpin VERSION`,
+`persona-pipeline retrain [--wait]` and `persona-pipeline reclassify [--audit]`.
 
 ``models resign`` is the upgrade path for versions trained before artifacts were signed
 (PP_ARTIFACT_HMAC_KEY): it signs every unsigned artifact whose key and SHA-256 still match its row.
@@ -17,6 +17,8 @@ import time
 from common.classifier import ArtifactIntegrityError, registry
 from common.classifier.signing import SigningKeyMissing
 from common.db import get_database
+from common.infra import messages
+from common.infra.celery_app import celery_app
 from common.labeling.retrain_trigger import request_retrain
 from common.repositories import events
 from common.repositories import models as models_repo
@@ -46,7 +48,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 print("promote needs a VERSION", file=sys.stderr)
                 return 2
             registry.promote(db, args.version, _actor(), reason=args.reason or "manual promotion")
-            print(f"v{args.version} is active; unlabeled faces are being reclassified")
+            print(f"v{args.version} is active; the predictions it changes are being refreshed")
             return 0
         if args.action == "resign":
             everything = [v.version for v in models_repo.list_versions(db)]
@@ -63,7 +65,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             return 0
         if args.action == "rollback":
             target = registry.rollback(db, _actor())
-            print(f"rolled back: v{target} is active; unlabeled faces are being reclassified")
+            print(f"rolled back: v{target} is active; the predictions it changes are being refreshed")
             return 0
     except (registry.RegistryError, ArtifactIntegrityError, SigningKeyMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -111,6 +113,20 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_reclassify(args: argparse.Namespace) -> int:
+    """A full pass of the active version now: ``full`` starts a new review-queue generation and re-stamps every
+    face; ``--audit`` rewrites only what changed and reports how many decisions that was."""
+    db = get_database()
+    active = models_repo.active_version(db)
+    if active is None:
+        print("no active model: nothing to reclassify", file=sys.stderr)
+        return 1
+    kind = "audit" if args.audit else "full"
+    messages.send(messages.ReclassifyAll(version=active, kind=kind), celery_app.send_task)
+    print(f"{kind} pass of v{active} requested (progress: /api/v1/models, reclassify_pass)")
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("models", help="the model registry: list, promote, rollback, history, resign, pin")
     p.add_argument("action", choices=["list", "promote", "rollback", "history", "resign", "pin", "unpin"])
@@ -127,3 +143,7 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
     p.add_argument("--inline", action="store_true", help="train in this process instead of the worker")
     p.set_defaults(func=cmd_retrain)
+
+    p = subparsers.add_parser("reclassify", help="a full pass of the active version now (through the reclassify queue)")
+    p.add_argument("--audit", action="store_true", help="rewrite only what changed and count the changed decisions")
+    p.set_defaults(func=cmd_reclassify)

@@ -14,11 +14,13 @@ from common.db import get_database
 from common.infra import messages, task_names
 from common.infra.celery_app import celery_app
 from common.infra.messages import (
+    AuditPass,
     CheckEvents,
     ReclassifyAll,
     ReclassifyBatch,
     ReclassifyShard,
     ReconcileCorpusCounts,
+    RefreshPredictions,
     Retrain,
 )
 from common.infra.settings import get_settings
@@ -26,9 +28,11 @@ from common.infra.task_retry import retry_options
 from common.labeling.retrain_trigger import redis_connection
 from common.task_runtime.task_intake import receives
 from trainer_worker import corpus_reconcile
+from trainer_worker.audit import audit_if_due
 from trainer_worker.events_check import check_events
 from trainer_worker.reclassify import reclassify_all, reclassify_batch, reclassify_shard
 from trainer_worker.retrain_job import BUSY, handle_retrain
+from trainer_worker.scoped_refresh import refresh_predictions
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,26 @@ def _send(message: messages.Message) -> object:
 @receives(ReclassifyAll)
 def reclassify_all_task(self, message: ReclassifyAll) -> int:
     """The pass id is the task's id: a redelivery of this message resumes the same pass."""
-    return reclassify_all(get_database(), redis_connection(), message.version, _send, pass_id=self.request.id)
+    return reclassify_all(get_database(), redis_connection(), message.version, _send, pass_id=self.request.id,
+                          kind=message.kind, previous=message.previous)  # fmt: skip
+
+
+@celery_app.task(name=task_names.REFRESH_PREDICTIONS, bind=True, **RETRY)
+@receives(RefreshPredictions)
+def refresh_predictions_task(self, message: RefreshPredictions) -> dict:
+    """After a promotion: a scoped refresh, or a full pass (whose id is this task's id) when it cannot be bounded."""
+    result = refresh_predictions(get_database(), redis_connection(), message.version, message.previous, _send,
+                                 pass_id=self.request.id)  # fmt: skip
+    return {"kind": result.kind, "reason": result.reason, "faces_in_radius": result.faces_in_radius,
+            "faces_read": result.faces_read, "predicted": result.predicted,
+            "decisions_changed": result.decisions_changed}  # fmt: skip
+
+
+@celery_app.task(name=task_names.AUDIT_PASS, bind=True, **RETRY)
+@receives(AuditPass)
+def audit_pass_task(self, _message: AuditPass) -> str:
+    """Beat: an audit pass of the active version when one is due."""
+    return audit_if_due(get_database(), redis_connection(), _send, pass_id=self.request.id)
 
 
 @celery_app.task(name=task_names.RECLASSIFY_SHARD, **RETRY)

@@ -23,11 +23,12 @@ from common.classifier.gate import decide
 from common.classifier.model import OpenSetClassifier
 from common.classifier.stored_metrics import split_for_storage
 from common.db import Database
+from common.infra import metrics
 from common.infra.settings import Settings, get_settings
 from common.repositories import events
 from common.repositories import models as models_repo
 from common.storage import get_blob_store
-from trainer_worker import state
+from trainer_worker import calibration, state
 from trainer_worker.training_data import gather
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def run_training(db: Database, reason: str = "", force: bool = False,
     digest = data.digest(params)
     if not data.face_ids:
         state.mark_finished(db, covered)
+        metrics.record_training("skipped", time.monotonic() - started)
         return TrainingOutcome("skipped", None, "no confirmed labels yet")
     latest = models_repo.latest_version(db)
     if not force and latest is not None and latest.data_digest == digest:
@@ -83,37 +85,58 @@ def run_training(db: Database, reason: str = "", force: bool = False,
             status, why = _gate(db, latest.version, latest.metrics, settings)
             state.mark_finished(db, covered)
             log.info("v%s (interrupted before its gate): %s (%s)", latest.version, status, why)
+            metrics.record_training(status, time.monotonic() - started)
+            _record_refresh(status, pending)
             return TrainingOutcome(status, latest.version, why, round(time.monotonic() - started, 3))
         state.mark_finished(db, covered)
+        metrics.record_training("skipped", time.monotonic() - started)
         return TrainingOutcome("skipped", latest.version, f"training data unchanged since v{latest.version}")
 
+    pin = calibration.pinned(db, settings)  # the active version's scale, temperature and index lists, if fresh
     model = OpenSetClassifier(settings.unknown_distance, settings.min_probability).fit(
-        data.embeddings, data.persona_ids, data.rejected_embeddings, data.rejected_persona_ids
+        data.embeddings,
+        data.persona_ids,
+        data.rejected_embeddings,
+        data.rejected_persona_ids,
+        index_centroids=calibration.index_centroids(db, pin),
     )
+    calibration.apply(model, pin)
     fitted_s = time.monotonic() - started
-    evaluated = evaluate(model, sample_faces=settings.eval_sample_faces)  # also calibrates the temperature
+    evaluated = evaluate(model, fit_calibration=pin is None, sample_faces=settings.eval_sample_faces)
+    evaluated = calibration.record(evaluated, model, pin)
     evaluated_s = time.monotonic() - started
-    metrics, label_counts, per_persona = split_for_storage(evaluated, data.label_counts)
+    metrics_of, label_counts, per_persona = split_for_storage(evaluated, data.label_counts)
     artifact = dump_model(model)
     key, sha = save_artifact(get_blob_store(), artifact)
     version = models_repo.next_version(db)
     registry.store_persona_metrics(db, version, per_persona)  # before the row: a listed version is complete
     duration = round(time.monotonic() - started, 3)
     mv = models_repo.ModelVersion(
-        version=version, status=registry.CANDIDATE, reason=reason[:500], metrics=metrics,
+        version=version, status=registry.CANDIDATE, reason=reason[:500], metrics=metrics_of,
         label_counts=label_counts, data_digest=digest, embedder=data.embedder,
         library_versions=library_versions(), duration_s=duration, artifact_key=key, artifact_sha256=sha,
         created_at=datetime.now(UTC), trigger_event=covered, artifact_hmac=sign(artifact),
     )  # fmt: skip
     models_repo.insert_version(db, mv)
-    status, why = _gate(db, version, metrics, settings)
+    status, why = _gate(db, version, metrics_of, settings)
     state.mark_finished(db, covered)
     _prune(db, settings)
     log.info("trained v%s in %.2fs (read %.1fs, fit %.1fs, evaluate %.1fs, store/gate/prune %.1fs): %s (%s)",
              version, duration, read_s, fitted_s - read_s, evaluated_s - fitted_s,
              time.monotonic() - started - evaluated_s,
              status, why)  # fmt: skip
+    metrics.record_training(status, time.monotonic() - started, version, labels=len(data.face_ids),
+                            personas=len(set(data.persona_ids)), macro_f1=metrics_of.get("macro_f1"),
+                            accuracy=metrics_of.get("accuracy"))  # fmt: skip
+    _record_refresh(status, pending)
     return TrainingOutcome(status, version, why, duration)
+
+
+def _record_refresh(status: str, pending: list[events.Event]) -> None:
+    """A promoted version: the time from the last change it learned (its ``trigger_event``: a label, a retrain
+    request) to now; the reclassification measures the same event to its refreshed predictions."""
+    if status == registry.ACTIVE and pending:
+        metrics.record_label_to_refresh("model", (datetime.now(UTC) - pending[-1].at).total_seconds())
 
 
 def _prune(db: Database, settings: Settings) -> None:

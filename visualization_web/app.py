@@ -19,6 +19,7 @@ from visualization_web import (
     metrics,
     page_cache,
     pages,
+    request_ids,
     request_limits,
 )
 from visualization_web.secret_key import session_secret_key
@@ -55,8 +56,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     errors.register(app)
     request_limits.install(app)  # per-route body limits, before any hook reads the body
-    metrics.register(app)  # first: its timer also sees requests that the login check refuses
+    request_ids.register(app)  # the request id in every log line and response, and in the tasks it sends
+    metrics.register(app)  # before the login check: its timer also sees requests that the check refuses
     app.before_request(auth.load_user)
+    app.before_request(request_ids.bind_user)
     app.after_request(_security_headers)
     app.jinja_env.globals.update(
         csrf_token=page_cache.csrf_token,
@@ -73,12 +76,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(blobs.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(api.docs_bp)
     auth.bootstrap_admin()  # only while the users table is empty
     return app
 
 
 NAV_ENDPOINTS = ("pages.dashboard", "pages.personas_list", "pages.unknown", "pages.images_list", "pages.ingest",
-                 "pages.models", "pages.events_list", "auth.logout")  # fmt: skip
+                 "pages.models", "pages.events_list", "api_docs.page", "auth.logout")  # fmt: skip
 LAYOUT_ASSETS = ("favicon.svg", "app.css", "app.js")
 
 

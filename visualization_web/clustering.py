@@ -44,7 +44,8 @@ def unknown_face_ids(db: Database, limit: int = MAX_FACES) -> list[str]:
     """Faces the active model calls unknown; without a model, unlabeled faces of the newest images."""
     version = queries.active_version(db)
     if version is not None:
-        return [p.face_id for p in predictions.queue(db, None, version, limit=limit)]
+        generation = queries.queue_version(db) or version
+        return [p.face_id for p in predictions.queue(db, None, generation, limit=limit)]
     # two rounds of concurrent reads (the images' faces, then their labels), not a read per image and per face
     recent = [image_id for _, image_id, _ in images.list_recent(db, limit=200)]
     per_image = faces.ids_of_images(db, recent)

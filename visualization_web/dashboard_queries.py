@@ -15,7 +15,7 @@ import redis
 
 from common.db import Database
 from common.infra.celery_app import queue_lists
-from common.infra.reclassify_passes import pass_progress
+from common.infra.reclassify_passes import latest_pass
 from common.infra.settings import get_settings
 from common.infra.task_names import QUEUES
 from common.operations.health import check_workers
@@ -82,12 +82,14 @@ def queue_depths() -> dict[str, int | None]:
 
 
 def reclassify_pass(version: int | None) -> dict | None:
-    """The progress of the active version's full reclassification pass (None: none, or Redis is down)."""
+    """The progress of the newest full reclassification pass (None: no model, none in the last day, or Redis
+    is down). It may be of an older version than the active one: a pass goes on through promotions that
+    keep the calibration (scoped refreshes cover those)."""
     if version is None:
         return None
     client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=1, socket_connect_timeout=1)
     try:
-        progress = pass_progress(client, version)
+        progress = latest_pass(client)
         return progress.as_dict() if progress else None
     except redis.RedisError:
         return None

@@ -1,4 +1,4 @@
-"""`/metrics`: Prometheus text format, numbers only (no names, paths or secrets), on its own port.
+"""`/metrics`: Prometheus text from prometheus_client, numbers only (no names, paths or secrets), on its own port.
 
 ``/metrics`` is served only to requests that arrived on ``PP_METRICS_PORT`` (gunicorn binds it as a second
 address: ``--bind 0.0.0.0:8000 --bind 0.0.0.0:9464``), and that port serves nothing else. The Service and
@@ -6,72 +6,108 @@ the ingress route only the public port, so the internals stay inside the cluster
 the pods directly. The port is taken from ``SERVER_PORT``, which gunicorn sets from the listening socket
 (not from the Host header) for TCP addresses; do not bind the metrics port to a unix socket.
 
-Request counts and latency histograms are kept in this process (each gunicorn worker reports its own;
-Prometheus sums them per instance). Corpus counts are the dashboard's: counters kept on write, a few
-partition reads (``visualization_web.corpus_counts``).
+Requests are counted by route template, method and status, with a latency histogram
+(``common.infra.metrics``). gunicorn's processes write them to files that every scrape sums
+(``common.infra.metrics_process``, prepared by ``gunicorn_conf``), so whichever process answers, the counters
+are the pod's and never go back. The state of the system is read at scrape time (:class:`StateCollector`):
+corpus counts (counters kept on write, ``visualization_web.corpus_counts``), queue depths (Redis list
+lengths), the active version, each retained version's macro-F1 and accuracy, and the newest full pass.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
-import threading
 import time
-from collections import defaultdict
+from collections.abc import Iterator
 
-from flask import Flask, Response, abort, current_app, g, request
+from flask import Flask, Response, abort, g, request
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from common.db import get_database
+from common.infra import metrics as catalogue
 from common.infra.settings import get_settings
+from common.repositories import models as models_repo
 from visualization_web import corpus_counts, dashboard_queries, queries
 
 log = logging.getLogger(__name__)
 
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MODEL_VERSIONS = 20  # the newest versions whose quality /metrics reports (PP_MODEL_RETENTION_VERSIONS' default)
 
 
-class RequestStats:
-    """Thread-safe per-endpoint request counters and latency histograms."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.buckets: dict[str, list[int]] = {}
-        self.sums: dict[str, float] = defaultdict(float)
-        self.counts: dict[str, int] = defaultdict(int)
-
-    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        with self._lock:
-            self.requests[(endpoint, method, str(status))] += 1
-            counts = self.buckets.setdefault(endpoint, [0] * (len(BUCKETS) + 1))
-            counts[bisect.bisect_left(BUCKETS, seconds)] += 1
-            self.sums[endpoint] += seconds
-            self.counts[endpoint] += 1
-
-    def lines(self) -> list[str]:
-        with self._lock:
-            requests = sorted(self.requests.items())
-            histograms = sorted((e, list(c), self.sums[e], self.counts[e]) for e, c in self.buckets.items())
-        out = ["# HELP pp_http_requests_total HTTP requests by endpoint, method and status.",
-               "# TYPE pp_http_requests_total counter"]  # fmt: skip
-        out += [f'pp_http_requests_total{{endpoint="{e}",method="{m}",status="{s}"}} {n}' for (e, m, s), n in requests]
-        out += ["# HELP pp_http_request_duration_seconds Request latency by endpoint.",
-                "# TYPE pp_http_request_duration_seconds histogram"]  # fmt: skip
-        for endpoint, counts, total, count in histograms:
-            cumulative = 0
-            for bound, n in zip((*BUCKETS, float("inf")), counts, strict=True):
-                cumulative += n
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                out.append(f'pp_http_request_duration_seconds_bucket{{endpoint="{endpoint}",le="{le}"}} {cumulative}')
-            out.append(f'pp_http_request_duration_seconds_sum{{endpoint="{endpoint}"}} {total:.6f}')
-            out.append(f'pp_http_request_duration_seconds_count{{endpoint="{endpoint}"}} {count}')
-        return out
+def _gauge(name: str, help_text: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, help_text, labels=labels)
 
 
-def stats() -> RequestStats:
-    """This app's counters (each app, so each gunicorn worker, has its own)."""
-    return current_app.extensions["pp_request_stats"]
+class StateCollector(Collector):
+    """Gauges read at scrape time from Cassandra and Redis; a dependency that is down shows as ``pp_up`` 0."""
+
+    def collect(self) -> Iterator[Metric]:
+        cassandra_up = 1
+        try:
+            yield from self._cassandra()
+        except Exception as exc:  # the scrape still answers, saying what is down
+            log.warning("metrics: Cassandra unavailable: %s", exc)
+            cassandra_up = 0
+        depths = dashboard_queries.queue_depths()
+        queue = _gauge("pp_queue_depth", "Messages waiting in each Celery queue (every priority).", ["queue"])
+        for name, depth in depths.items():
+            if depth is not None:
+                queue.add_metric([name], depth)
+        yield queue
+        redis_up = int(all(n is not None for n in depths.values()))
+        up = _gauge("pp_up", "1 when the web app reaches the dependency.", ["component"])
+        up.add_metric(["cassandra"], cassandra_up)
+        up.add_metric(["redis"], redis_up)
+        yield up
+
+    def _cassandra(self) -> Iterator[Metric]:
+        db = get_database()
+        counts = corpus_counts.current(db, rejected=False)
+        objects = _gauge("pp_corpus_objects", "Stored images, faces and personas (counters kept on write).", ["kind"])
+        for kind in ("images", "faces", "personas"):
+            objects.add_metric([kind], counts.values[kind])
+        age = counts.age()  # None: never counted exactly yet
+        counted = _gauge("pp_corpus_counted_age_seconds", "Seconds since the corpus counters were counted exactly.")
+        if age is not None:
+            counted.add_metric([], round(age, 1))
+        version = queries.active_version(db)
+        active = _gauge("pp_active_model_version", "The active model version (absent: no model yet).")
+        if version is not None:
+            active.add_metric([], version)
+        f1 = _gauge("pp_model_macro_f1", "Macro-F1 of each retained model version on its held-out sample.",
+                    ["version", "status"])  # fmt: skip
+        accuracy = _gauge("pp_model_accuracy", "Accuracy of each retained model version on its held-out sample.",
+                          ["version", "status"])  # fmt: skip
+        for mv in models_repo.list_versions(db, limit=MODEL_VERSIONS):
+            for family, key in ((f1, "macro_f1"), (accuracy, "accuracy")):
+                value = (mv.metrics or {}).get(key)
+                if isinstance(value, int | float):
+                    family.add_metric([str(mv.version), mv.status], value)
+        yield from (objects, counted, active, f1, accuracy)
+        yield from _full_pass(version, counts.values["faces"])
+
+
+def _full_pass(version: int | None, faces: int) -> Iterator[Metric]:
+    """The newest full reclassification pass (absent: no model, none in the last day, or Redis is down)."""
+    progress = dashboard_queries.reclassify_pass(version)
+    shards = _gauge("pp_reclassify_pass_shards", "Shards of the newest full pass, by state (planned, done).",
+                    ["state"])  # fmt: skip
+    predicted = _gauge("pp_reclassify_pass_faces_predicted", "Faces the newest full pass predicted so far.")
+    pending = _gauge("pp_reclassify_pass_faces_pending",
+                     "Faces the newest full pass has still to predict (0 once it finished).")  # fmt: skip
+    changed = _gauge("pp_reclassify_pass_decisions_changed",
+                     "Faces whose decision (persona or unknown) the newest full pass changed so far.")  # fmt: skip
+    if progress is not None:
+        shards.add_metric(["planned"], progress["shards_total"])
+        shards.add_metric(["done"], progress["shards_done"])
+        predicted.add_metric([], progress["faces_predicted"])
+        finished = progress["finished_at"] is not None
+        pending.add_metric([], 0 if finished else max(0, faces - int(progress["faces_predicted"])))
+        if "decisions_changed" in progress:
+            changed.add_metric([], progress["decisions_changed"])
+    yield from (shards, predicted, pending, changed)
 
 
 def on_metrics_port() -> bool:
@@ -90,54 +126,28 @@ def _start_timer() -> None:
 
 def _record(response: Response) -> Response:
     started = g.pop("metrics_started", None)
-    if started is not None:
-        endpoint = request.url_rule.endpoint if request.url_rule is not None else "unmatched"
-        stats().observe(endpoint, request.method, response.status_code, time.perf_counter() - started)
+    if started is not None and request.endpoint != "metrics":
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        catalogue.record_request(route, request.method, response.status_code, time.perf_counter() - started)
     return response
 
 
-def _gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-    return lines + [f"{name}{labels} {value:g}" for labels, value in samples]
-
-
-def render() -> str:
-    out: list[str] = []
-    cassandra_up = 1
-    try:
-        counts = corpus_counts.current(get_database(), rejected=False)
-        kinds = ("images", "faces", "personas")
-        out += _gauge("pp_corpus_objects", "Stored images, faces and personas (counters kept on write).",
-                      [(f'{{kind="{k}"}}', counts.values[k]) for k in kinds])  # fmt: skip
-        age = counts.age()  # None: never counted exactly yet
-        out += _gauge("pp_corpus_counted_age_seconds", "Seconds since the corpus counters were last counted exactly.",
-                      [("", round(age, 1))] if age is not None else [])  # fmt: skip
-        version = queries.active_version(get_database())
-        out += _gauge("pp_active_model_version", "The active model version (absent: no model yet).",
-                      [("", version)] if version is not None else [])  # fmt: skip
-    except Exception as exc:  # the scrape still answers, saying what is down
-        log.warning("metrics: Cassandra unavailable: %s", exc)
-        cassandra_up = 0
-    depths = dashboard_queries.queue_depths()
-    out += _gauge("pp_queue_depth", "Messages waiting in each Celery queue.",
-                  [(f'{{queue="{q}"}}', n) for q, n in depths.items() if n is not None])  # fmt: skip
-    redis_up = int(all(n is not None for n in depths.values()))
-    out += _gauge("pp_up", "1 when the web app reaches the dependency.",
-                  [('{component="cassandra"}', cassandra_up), ('{component="redis"}', redis_up)])  # fmt: skip
-    out += stats().lines()
-    return "\n".join(out) + "\n"
+def render() -> bytes:
+    """This service's counters and histograms (every process's), then the state gauges."""
+    state = CollectorRegistry(auto_describe=False)
+    state.register(StateCollector())
+    return generate_latest(catalogue.scrape_registry()) + generate_latest(state)
 
 
 def metrics() -> Response:
-    response = Response(render(), mimetype="text/plain")
-    response.headers["Content-Type"] = CONTENT_TYPE
+    response = Response(render())
+    response.headers["Content-Type"] = CONTENT_TYPE_PLAIN_0_0_4
     return response
 
 
 def register(app: Flask) -> None:
     """Time every request (registered before login checks, so refusals are counted too); serve /metrics on
     the metrics port only."""
-    app.extensions["pp_request_stats"] = RequestStats()
     app.before_request(_port_gate)
     app.before_request(_start_timer)
     app.after_request(_record)

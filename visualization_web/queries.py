@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from common.classifier import registry as registry_module
 from common.db import Database
 from common.ingest.sources import redact
-from common.repositories import face_cards, faces, images, labels, personas, predictions
+from common.repositories import face_cards, faces, images, labels, personas, predictions, refreshes
+from common.repositories import models as models_repo
 from visualization_web import read_generation
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,11 @@ def active_version(db: Database) -> int | None:
     except Exception as exc:
         log.warning("active model version unavailable: %s", exc)
         return None
+
+
+def queue_version(db: Database) -> int | None:
+    """The review-queue generation to read (see ``models_repo.queue_version``)."""
+    return models_repo.queue_version(db)
 
 
 # --- concurrent reads ----------------------------------------------------------------------------
@@ -180,6 +186,7 @@ class PersonaFaces:
     rejected_total: int
     model_version: int | None
     image_ids: list[str]
+    predictions_current: bool = True  # False: a refresh of its predictions after a label is still running
 
 
 def persona_faces(db: Database, persona_id: uuid.UUID, page: int = 0, per_page: int = 60,
@@ -196,7 +203,8 @@ def persona_faces(db: Database, persona_id: uuid.UUID, page: int = 0, per_page: 
     version = active_version(db)
     queue = []
     if version is not None:
-        queue = review_queue(db, persona_id, version, per_page, page * per_page, most_confident_first)
+        generation = queue_version(db) or version
+        queue = review_queue(db, persona_id, generation, per_page, page * per_page, most_confident_first)
     found = card_rows(db, [*confirmed[window], *rejected[window], *(p.face_id for p in queue)])
     confirmed_cards = [_card(found[f], verdict="confirm") for f in confirmed[window] if f in found]
     return PersonaFaces(
@@ -207,7 +215,24 @@ def persona_faces(db: Database, persona_id: uuid.UUID, page: int = 0, per_page: 
         rejected_total=len(rejected),
         model_version=version,
         image_ids=list(dict.fromkeys(c.image_id for c in confirmed_cards)),
+        predictions_current=predictions_current(db, persona_id, version),
     )
+
+
+def predictions_current(db: Database, persona_id: uuid.UUID, active: int | None) -> bool:
+    """Whether every prediction that can involve the persona has been refreshed since the last label."""
+    pending = _pending_personas(db, active)
+    return pending is not None and persona_id not in pending
+
+
+def _pending_personas(db: Database, active: int | None = None) -> frozenset[uuid.UUID] | None:
+    """Personas whose predictions a running refresh is changing (None: all; see ``refreshes.pending_personas``).
+    Empty when that cannot be read: the pages still show the predictions they have."""
+    try:
+        return refreshes.pending_personas(db, active if active is not None else active_version(db))
+    except Exception as exc:
+        log.warning("refresh state unavailable: %s", exc)
+        return frozenset()
 
 
 def confirmed_of_personas(db: Database, people: list[personas.Persona]) -> list[tuple[int, str | None]]:
@@ -229,10 +254,12 @@ def persona_summaries(db: Database) -> list[dict]:
     people = all_personas(db)
     summaries = confirmed_of_personas(db, people)
     covers = card_rows(db, [face_id for _, face_id in summaries if face_id])
+    pending = _pending_personas(db)
     return [
-        {"persona": p, "confirmed": n, "cover": _card(covers[face_id]) if face_id in covers else None}
+        {"persona": p, "confirmed": n, "cover": _card(covers[face_id]) if face_id in covers else None,
+         "predictions_current": pending is not None and p.persona_id not in pending}
         for p, (n, face_id) in zip(people, summaries, strict=True)
-    ]
+    ]  # fmt: skip
 
 
 PERSONAS_SECONDS = 60.0
@@ -301,10 +328,11 @@ def _card_dict(card: face_cards.Card, names: dict[uuid.UUID, str]) -> dict:
     }
 
 
-def image_detail(db: Database, image_id: str) -> dict | None:
+def image_detail(db: Database, image_id: str, with_rotation: bool = False) -> dict | None:
     """The image and its faces: one read, of the image's ``faces_by_image`` partition, where the image's card
     and its faces' cards are. An image stored before its card existed (migration 0007) is read from the
-    ``images`` table, faces stored before theirs (0006) from the face tables."""
+    ``images`` table, faces stored before theirs (0006) from the face tables. ``with_rotation`` (the image
+    page) adds ``rotation``: the turn (degrees clockwise) that shows the stored original as its boxes are."""
     card_rows = face_cards.rows_of_image(db, image_id)
     image = images.from_card_row(card_rows[0]) if card_rows else None
     if image is None:
@@ -337,4 +365,4 @@ def image_detail(db: Database, image_id: str) -> dict | None:
         "url": f"/blobs/{image.blob_key}" if image.blob_key else None,
         "created_at": image.created_at.isoformat() if image.created_at else None,
         "faces": [f for f in face_rows if f is not None],
-    }
+    } | ({"rotation": image.rotation} if with_rotation else {})

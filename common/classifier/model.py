@@ -102,7 +102,10 @@ class OpenSetClassifier:
     # ---------------------------------------------------------------- training
     def fit(self, embeddings: np.ndarray, persona_ids: Sequence[uuid.UUID | str],
             rejected_embeddings: np.ndarray | None = None,
-            rejected_persona_ids: Sequence[uuid.UUID | str] = ()) -> OpenSetClassifier:  # fmt: skip
+            rejected_persona_ids: Sequence[uuid.UUID | str] = (),
+            index_centroids: np.ndarray | None = None) -> OpenSetClassifier:  # fmt: skip
+        """Learn the prototypes and rejections. ``index_centroids``: the lists of an earlier version's index,
+        reused (see :meth:`PrototypeIndex.build`)."""
         raw = np.asarray(embeddings, dtype=np.float32)
         if len(raw) == 0:
             raise TrainingDataError("at least one confirmed face is needed to train")
@@ -114,7 +117,7 @@ class OpenSetClassifier:
         self.persona_ids = sorted(set(labels))
         index = {p: i for i, p in enumerate(self.persona_ids)}
         y = np.array([index[p] for p in labels], dtype=np.int32)
-        keep = self._cap_per_persona(y)
+        keep = self._cap_per_persona(y, x)
         order = keep[np.argsort(y[keep], kind="stable")]
         self.prototypes, self.prototype_labels = x[order], y[order]
         self.starts = np.searchsorted(self.prototype_labels, np.arange(len(self.persona_ids)))
@@ -125,21 +128,25 @@ class OpenSetClassifier:
             ry = np.array([index[p] for p, m in zip(rejected_ids, mask, strict=True) if m], dtype=np.int32)
             order_r = np.argsort(ry, kind="stable")
             self.rejected, self.rejected_labels = r[order_r], ry[order_r]
-        self.index = PrototypeIndex.build(self.prototypes) if self.uses_index else None
+        self.index = PrototypeIndex.build(self.prototypes, centroids=index_centroids) if self.uses_index else None
         return self
 
-    def _cap_per_persona(self, y: np.ndarray) -> np.ndarray:
-        """Row numbers to keep, by persona then row: at most ``max_faces_per_persona`` per persona (a seeded
-        sample of a bigger one). One sort, not one scan per persona (100k personas)."""
-        rng = np.random.default_rng(0)
+    def _cap_per_persona(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Row numbers to keep, by persona then row: at most ``max_faces_per_persona`` per persona. A bigger
+        persona keeps the rows with the smallest hash of their embedding: a stable choice, so one more label
+        changes at most one kept row (a scoped reclassification re-predicts only around changed prototypes).
+        One sort, not one scan per persona (100k personas)."""
         order = np.argsort(y, kind="stable")
         _, starts, counts = np.unique(y[order], return_index=True, return_counts=True)
         keep = np.ones(len(order), bool)
-        for start, count in zip(starts, counts, strict=True):
-            if count > self.max_faces_per_persona:
-                picked = np.sort(rng.choice(count, self.max_faces_per_persona, replace=False))
-                keep[start : start + count] = False
-                keep[start + picked] = True
+        if len(counts) and counts.max(initial=0) > self.max_faces_per_persona:
+            hashes = row_hashes(x)
+            for start, count in zip(starts, counts, strict=True):
+                if count > self.max_faces_per_persona:
+                    rows = order[start : start + count]
+                    picked = np.sort(np.argsort(hashes[rows], kind="stable")[: self.max_faces_per_persona])
+                    keep[start : start + count] = False
+                    keep[start + picked] = True
         return order[keep]
 
     # ---------------------------------------------------------------- erasure
@@ -320,6 +327,14 @@ class OpenSetClassifier:
                 d = float(dist[i, best[i]]) if width and np.isfinite(dist[i, best[i]]) else None
                 results.append(PredictionResult(None, float(1.0 - prob[i, :-1].max(initial=0.0)), d))
         return results
+
+
+def row_hashes(x: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's float32 bytes (equal rows, equal hashes)."""
+    words = np.ascontiguousarray(x, dtype=np.float32).view(np.uint64)
+    projection = np.random.default_rng(0).integers(1, 2**31, size=words.shape[1], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return (words * projection).sum(axis=1, dtype=np.uint64)
 
 
 def _nearest_per_group(xn: np.ndarray, vectors: np.ndarray, starts: np.ndarray,

@@ -69,10 +69,17 @@ class PrototypeIndex:
     # ------------------------------------------------------------------ build
     @classmethod
     def build(cls, vectors: np.ndarray, nlist: int | None = None, nprobe: int | None = None,
-              seed: int = 0) -> PrototypeIndex:  # fmt: skip
-        """Cluster ``vectors`` (n, d) unit vectors into ``nlist`` lists by spherical k-means on a sample."""
+              seed: int = 0, centroids: np.ndarray | None = None) -> PrototypeIndex:  # fmt: skip
+        """Cluster ``vectors`` (n, d) unit vectors into ``nlist`` lists by spherical k-means on a sample; or,
+        given ``centroids`` (an earlier version's lists), only put each vector in its list. Reused lists keep
+        a face's search the same from one version to the next except where prototypes changed, which a scoped
+        refresh relies on (trainer_worker/calibration.py)."""
         x = np.ascontiguousarray(vectors, dtype=np.float32)
         n, d = x.shape
+        if centroids is not None and centroids.ndim == 2 and centroids.shape[1] == d and len(centroids):
+            fixed = np.ascontiguousarray(centroids, dtype=np.float32)
+            probe = max(MIN_NPROBE, len(fixed) // DEFAULT_NPROBE_FRACTION) if nprobe is None else nprobe
+            return cls(fixed, _assign(fixed, x), min(int(probe), len(fixed)))
         nlist = default_nlist(n) if nlist is None else max(1, min(int(nlist), n))
         rng = np.random.default_rng(seed)
         sample_size = min(n, nlist * _TRAIN_POINTS_PER_LIST)

@@ -81,7 +81,8 @@ def resign(db: Database, version: int, store=None) -> bool:
 def promote(db: Database, version: int, actor: str, reason: str = "", action: str = "promote",
             reclassify: bool = True) -> ModelVersion:  # fmt: skip
     """Make ``version`` the active model (after checking its artifact loads), record it, and
-    (by default) ask the reclassify queue to re-predict every unlabeled face with it."""
+    (by default) ask the reclassify queue to refresh the predictions it can change (a scoped refresh, or a
+    full pass when that cannot be bounded: ``trainer_worker.scoped_refresh``)."""
     mv = get_version(db, version)
     if mv is None:
         raise RegistryError(f"no model version {version}")
@@ -96,7 +97,7 @@ def promote(db: Database, version: int, actor: str, reason: str = "", action: st
     record_history(db, version, previous, action, actor, reason)
     log.info("model v%s active (was v%s): %s by %s", version, previous, action, actor)
     if reclassify:
-        request_reclassify_all(version)
+        request_refresh(version, previous)
     mv.status, mv.promoted_at = ACTIVE, now
     return mv
 
@@ -120,6 +121,12 @@ def rollback(db: Database, actor: str, reclassify: bool = True) -> int:
     promote(db, target, actor, reason=f"rollback from v{current}", action="rollback", reclassify=reclassify)
     set_status(db, current, RETIRED, reason=f"rolled back by {actor}")
     return target
+
+
+def request_refresh(version: int, previous: int | None,
+                    send_task: messages.SendTask = celery_app.send_task) -> None:  # fmt: skip
+    """Ask the reclassify queue to refresh the predictions ``version`` changes compared with ``previous``."""
+    messages.send(messages.RefreshPredictions(version=version, previous=previous), send_task)
 
 
 def request_reclassify_all(version: int, send_task: messages.SendTask = celery_app.send_task) -> None:

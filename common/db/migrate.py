@@ -36,7 +36,16 @@ COSMOS_CELL_TIMESTAMPS = (
     "AND cosmosdb_cell_level_timetolive=true"
 )
 CELL_TIMESTAMP_TABLES = frozenset(
-    {"persona_names", "images", "faces_by_image", "sequences", "ingest_jobs", "undone_events", "ingest_job_tally"}
+    {
+        "persona_names",
+        "images",
+        "faces_by_image",
+        "sequences",
+        "ingest_jobs",
+        "undone_events",
+        "ingest_job_tally",
+        "face_cell_codebooks",
+    }
 )
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.I)
 

@@ -24,6 +24,7 @@ from PIL import Image
 from common.face_models.geometry import scale_box
 from common.face_models.image_io import encode_jpeg
 from common.face_models.types import DetectedBox, DetectorUnavailable
+from common.infra import metrics
 
 log = logging.getLogger(__name__)
 
@@ -78,21 +79,26 @@ class AzureFaceDetector:
                 self.limiter.acquire()
             statuses: list[int] = []
             try:
-                return self.client.detect(
+                found = self.client.detect(
                     data,
                     detection_model="detection_03",
                     recognition_model="recognition_04",
                     return_face_id=False,
                     raw_response_hook=lambda response, seen=statuses: seen.append(response.http_response.status_code),
                 )
+                metrics.record_azure_face_call(statuses[-1] if statuses else 200)
+                return found
             except HttpResponseError as exc:
                 status = exc.status_code or 0
+                metrics.record_azure_face_call(status)
                 if status not in RETRYABLE:
                     raise
                 retry_after, reason = _retry_after(exc.response), f"HTTP {status}"
             except (ServiceRequestError, ServiceResponseError) as exc:
+                metrics.record_azure_face_call(0)
                 retry_after, reason = None, f"connection: {exc}"
             except ValueError:  # an error body that is not the documented JSON (gateway pages, empty 503s)
+                metrics.record_azure_face_call(statuses[-1] if statuses else 0)
                 if not statuses or statuses[-1] not in RETRYABLE:
                     raise
                 retry_after, reason = None, f"HTTP {statuses[-1]} (unparsed body)"

@@ -19,6 +19,7 @@ def _clip(box, width: int, height: int) -> tuple[int, int, int, int]:
 # HOG margins below this are mostly textures (astronaut's flag patch scores 0.12 with one upsample),
 # while the small background face of faces-small/test/obama_and_biden.jpg scores 0.41.
 HOG_MIN_SCORE = 0.25
+WINDOW = 80  # both dlib detectors scan an 80 x 80 window: the smallest face they see, halved by each upsampling
 
 
 class DlibHogDetector:
@@ -27,6 +28,7 @@ class DlibHogDetector:
     def __init__(self, upsample: int = 1, min_score: float = HOG_MIN_SCORE):
         self.upsample = upsample
         self.min_score = min_score
+        self.min_face = WINDOW / 2**upsample
         self._detector = dlib.get_frontal_face_detector()
 
     def detect(self, rgb: np.ndarray) -> list[DetectedBox]:
@@ -44,6 +46,7 @@ class DlibCnnDetector:
 
     def __init__(self, upsample: int = 1):
         self.upsample = upsample
+        self.min_face = WINDOW / 2**upsample
         self._detector = dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location())
 
     def detect(self, rgb: np.ndarray) -> list[DetectedBox]:

@@ -26,6 +26,18 @@ def downscale(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return small, width / size[0]
 
 
+def detection_copy(rgb: np.ndarray, max_side: int, min_side: int = 0) -> tuple[np.ndarray, float]:
+    """The copy faces are detected on and the factor original/copy: downscaled to ``max_side``, or, for an
+    image whose long side is under ``min_side`` (a thumbnail), enlarged to ``min_side`` (factor < 1)."""
+    height, width = rgb.shape[:2]
+    long_side = max(height, width)
+    if min_side <= 0 or long_side >= min_side:
+        return downscale(rgb, max_side)
+    scale = min_side / long_side
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC)), width / size[0]
+
+
 BLOCK_BAND_PIXELS = 1 << 21  # source pixels averaged at a time
 
 

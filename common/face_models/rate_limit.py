@@ -10,6 +10,8 @@ import math
 import time
 from collections.abc import Callable
 
+from common.infra import metrics
+
 _SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then
@@ -48,4 +50,5 @@ class RedisRateLimiter:
                 return
             if time.monotonic() + wait > deadline:
                 raise TimeoutError(f"rate limit {self.key}: no slot within {timeout}s")
+            metrics.record_rate_limit_wait(self.key, wait)
             self._sleep(wait)

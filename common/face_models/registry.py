@@ -18,12 +18,13 @@ _detectors: dict[tuple[int, str, int], FaceDetector] = {}
 _embedders: dict[int, DlibEmbedder] = {}
 
 
-def build_detector(name: str, settings: Settings) -> FaceDetector:
+def build_detector(name: str, settings: Settings, upsample: int | None = None) -> FaceDetector:
     detector = DetectorName(name)
+    upsample = settings.detection_upsample if upsample is None else upsample
     if detector is DetectorName.dlib_hog:
-        return DlibHogDetector(settings.detection_upsample)
+        return DlibHogDetector(upsample)
     if detector is DetectorName.dlib_cnn:
-        return DlibCnnDetector(settings.detection_upsample)
+        return DlibCnnDetector(upsample)
     return _build_azure(settings)
 
 
@@ -38,14 +39,16 @@ def _build_azure(settings: Settings) -> FaceDetector:
     return AzureFaceDetector(settings.azure_face_endpoint, settings.azure_face_key.get_secret_value(), limiter)
 
 
-def get_detector(name: str, settings: Settings) -> FaceDetector:
-    key = (os.getpid(), str(DetectorName(name).value), settings.detection_upsample)
+def get_detector(name: str, settings: Settings, upsample: int | None = None) -> FaceDetector:
+    """The process's detector ``name`` with ``upsample`` dlib upsampling passes (default: the setting's)."""
+    upsample = settings.detection_upsample if upsample is None else upsample
+    key = (os.getpid(), str(DetectorName(name).value), upsample)
     detector = _detectors.get(key)
     if detector is None:
         with _lock:
             detector = _detectors.get(key)
             if detector is None:
-                detector = _detectors[key] = build_detector(name, settings)
+                detector = _detectors[key] = build_detector(name, settings, upsample)
     return detector
 
 

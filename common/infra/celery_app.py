@@ -80,6 +80,11 @@ def celery_config(settings: Settings) -> dict:
                 "schedule": settings.corpus_reconcile_seconds,
                 "options": {"queue": "reclassify", "expires": max(30.0, settings.corpus_reconcile_seconds * 0.9)},
             },
+            "audit-pass-when-due": {  # trainer_worker.audit: a full pass every PP_AUDIT_PASS_HOURS
+                "task": task_names.AUDIT_PASS,
+                "schedule": 600.0,
+                "options": {"queue": "reclassify", "expires": 540},
+            },
         },
         "timezone": "UTC",
     }

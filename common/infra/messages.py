@@ -169,6 +169,27 @@ class ReclassifyAll(Message):
     task_queue: ClassVar[str | None] = "reclassify"
 
     version: int  # the version promoted; the pass is skipped when another one is active by then
+    previous: int | None = None  # the version it replaced (recorded with the refresh)
+    kind: Literal["full", "audit"] = "full"  # audit: a scheduled check that rewrites only what changed
+
+
+class RefreshPredictions(Message):
+    """After a promotion: re-predict the faces whose decision ``version`` can change compared with ``previous``
+    (a scoped refresh), or run a full pass when that cannot be bounded
+    (``trainer_worker.scoped_refresh.refresh_predictions``). Sent at the default (highest) priority."""
+
+    task_name: ClassVar[str] = task_names.REFRESH_PREDICTIONS
+    task_queue: ClassVar[str | None] = "reclassify"
+
+    version: int
+    previous: int | None = None
+
+
+class AuditPass(Message):
+    """Beat: an audit pass of the active version when the last one is ``PP_AUDIT_PASS_HOURS`` old."""
+
+    task_name: ClassVar[str] = task_names.AUDIT_PASS
+    task_queue: ClassVar[str | None] = "reclassify"
 
 
 LOW_PRIORITY = 9  # Redis transport: priority 0 (the default) is served first, 9 last (common.infra.celery_app)
@@ -255,7 +276,7 @@ class RecordBadMessage(Message):
 
 MESSAGES: tuple[type[Message], ...] = (
     IngestJob, IngestBatch, ExtractImage, ReextractImage, Retrain, CheckEvents, ReclassifyAll, ReclassifyShard,
-    ReclassifyBatch, Ping, RecordBadMessage, ReconcileCorpusCounts,
+    ReclassifyBatch, RefreshPredictions, AuditPass, Ping, RecordBadMessage, ReconcileCorpusCounts,
 )  # fmt: skip
 BY_TASK: dict[str, type[Message]] = {message.task_name: message for message in MESSAGES}
 

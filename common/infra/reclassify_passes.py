@@ -6,11 +6,13 @@ the corpus size:
 
 * ``reclassify:pass:<version>`` (hash): ``pass_id``, ``planned`` (shards sent so far), ``cursor`` (the last
   token planned), ``complete`` (the fan-out planned its last shard), ``faces`` (predictions written),
+  ``decisions`` (faces whose persona-or-unknown decision it changed), ``kind`` (full or audit),
   ``started_at``, ``finished_at``;
 * ``reclassify:pass:<version>:shards`` (hash): the unfinished shards, index -> "start end" (their ranges);
 * ``reclassify:pass:<version>:fanout``: the pass whose fan-out runs now (it expires if that process dies);
 * ``reclassify:passes`` (set): the versions with pass state. A new pass deletes the others' state, which
-  stops their shards.
+  stops their shards. A pass is not stopped by a newer version with the same calibration (a scoped
+  refresh covers what that version changed): its shards predict with whichever version is active.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class PassProgress:
     faces_predicted: int
     started_at: str | None  # ISO 8601
     finished_at: str | None  # ISO 8601; None while shards are unfinished
+    decisions_changed: int = 0  # faces whose decision (persona or unknown) the pass changed
+    kind: str = "full"  # full (after a change scoped reasoning cannot bound) or audit (scheduled check)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -62,4 +66,10 @@ def pass_progress(client: redis.Redis, version: int) -> PassProgress | None:
     planned = int(text.get("planned", 0))
     return PassProgress(version, text.get("pass_id", ""), planned, planned - int(unfinished),
                         text.get("complete") != "1", int(text.get("faces", 0)), text.get("started_at"),
-                        text.get("finished_at"))  # fmt: skip
+                        text.get("finished_at"), int(text.get("decisions", 0)), text.get("kind", "full"))  # fmt: skip
+
+
+def latest_pass(client: redis.Redis) -> PassProgress | None:
+    """The progress of the newest full pass of any version (None: none in the last day)."""
+    versions = sorted((int(v) for v in client.smembers(PASSES_KEY)), reverse=True)
+    return pass_progress(client, versions[0]) if versions else None

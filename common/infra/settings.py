@@ -33,6 +33,11 @@ class DetectorName(StrEnum):
     azure = "azure"
 
 
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 class WebWorkerClass(StrEnum):
     sync = "sync"
     gthread = "gthread"
@@ -107,6 +112,25 @@ class Settings(BaseSettings):
     face_detector: DetectorName = Field(DetectorName.dlib_hog, description="`dlib-hog`, `dlib-cnn` or `azure`")
     detection_max_side: int = Field(1024, description="Long side of the copy faces are detected on")
     detection_upsample: int = Field(1, description="dlib upsampling passes (finds smaller faces)")
+    detection_orientation_search: bool = Field(
+        True, description="No face upright: also try the image turned 90, 180 and 270 degrees"
+    )
+    detection_min_side: int = Field(
+        400, ge=0, description="Smaller images are enlarged to this long side for detection (thumbnails); 0: never"
+    )
+    detection_tile_min_face: int = Field(
+        40,
+        ge=0,
+        description="Smallest face (pixels) looked for in full-resolution tiles of a large image when the first "
+        "pass finds no face or small ones; 0: never tile",
+    )
+    detection_tile_side: int = Field(1024, ge=256, description="Side of a detection tile (pixels)")
+    detection_tile_overlap: int = Field(
+        256, ge=0, description="Overlap of neighbouring tiles (pixels): a smaller face is whole in one tile"
+    )
+    detection_tile_always_above: int = Field(
+        0, ge=0, description="Images with a longer side are always tiled, faces or not; 0: only by the rule above"
+    )
     azure_face_endpoint: str | None = Field(None, description="https://<name>.cognitiveservices.azure.com")
     azure_face_key: SecretStr | None = Field(None, description="Azure AI Face key")
     azure_face_calls_per_second: float = Field(10.0, description="Shared rate limit (S0 tier: 10)")
@@ -140,6 +164,38 @@ class Settings(BaseSettings):
         2000,
         ge=1,
         description="Faces per full-pass shard (a token range of faces_by_image; a shard never splits an image)",
+    )
+    worker_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="BLAS / OpenMP threads per worker pool process (1: one core each, so more processes mean "
+        "more speed); 0: the libraries' default (every core)",
+    )
+    scoped_refresh: bool = Field(
+        True, description="After a promotion, re-predict only the faces its label changes can change (else all)"
+    )
+    scoped_radius_margin: float = Field(
+        0.1,
+        ge=0.0,
+        le=2.0,
+        description="Scoped refresh: faces within the unknown distance plus this (embedder scale) of a changed "
+        "prototype or rejection are re-predicted",
+    )
+    scoped_max_share: float = Field(
+        0.25, gt=0.0, le=1.0, description="A scoped refresh touching more than this share of faces runs a full pass"
+    )
+    faces_per_cell: int = Field(
+        1000, ge=10, description="Index of all faces: faces per k-means cell when a codebook is built"
+    )
+    calibration_max_age_hours: float = Field(
+        24.0,
+        ge=0.0,
+        description="A training refits the embedding scale and temperature once the pinned ones are this old "
+        "(then a full pass follows); 0: at every training",
+    )
+    audit_pass_hours: float = Field(
+        24.0, ge=0.0, description="Hours between scheduled audit passes (a full pass that counts changed decisions)"
     )
     artifact_hmac_key: SecretStr | None = Field(
         None,
@@ -185,6 +241,16 @@ class Settings(BaseSettings):
     api_token_days: int = Field(90, ge=1, le=3650, description="API tokens expire this many days after creation")
     metrics_port: int = Field(
         9464, ge=1, le=65535, description="/metrics is served only on this port (a second gunicorn --bind)"
+    )
+    worker_metrics_port: int = Field(
+        9465, ge=0, le=65535, description="Each Celery worker serves /metrics on this port (0: none)"
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Folder for the metric files of each service's processes (default: the system temp folder)",
+    )
+    log_format: LogFormat = Field(
+        LogFormat.text, description="`text`, or `json`: one object a line with time, level, logger, message, ids"
     )
     corpus_counts_seconds: float = Field(
         30.0, ge=1, description="The dashboard's rejected files of recent jobs are read again when older than this"

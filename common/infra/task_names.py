@@ -13,6 +13,8 @@ CHECK_EVENTS = "trainer_worker.check_events"
 RECLASSIFY_BATCH = "trainer_worker.reclassify_batch"
 RECLASSIFY_ALL = "trainer_worker.reclassify_all"
 RECLASSIFY_SHARD = "trainer_worker.reclassify_shard"
+REFRESH_PREDICTIONS = "trainer_worker.refresh_predictions"
+AUDIT_PASS = "trainer_worker.audit_pass"
 PING = "common.ping"
 RECORD_BAD_MESSAGE = "common.record_bad_message"  # sent to the queue the bad message came from
 RECONCILE_CORPUS_COUNTS = "trainer_worker.reconcile_corpus_counts"
@@ -29,5 +31,7 @@ ROUTES = {
     RECLASSIFY_ALL: "reclassify",
     RECLASSIFY_BATCH: "reclassify",
     RECLASSIFY_SHARD: "reclassify",
+    REFRESH_PREDICTIONS: "reclassify",
+    AUDIT_PASS: "reclassify",
     RECONCILE_CORPUS_COUNTS: "reclassify",
 }

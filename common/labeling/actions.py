@@ -19,7 +19,17 @@ from common.db import Database
 from common.infra.redis_client import redis_connection
 from common.labeling import privacy_erase
 from common.labeling.retrain_trigger import request_retrain
-from common.repositories import corpus_counters, events, face_cards, faces, images, labels, personas, predictions
+from common.repositories import (
+    corpus_counters,
+    events,
+    face_cards,
+    face_cells,
+    faces,
+    images,
+    labels,
+    personas,
+    predictions,
+)
 from common.repositories import models as models_repo
 from common.storage import get_blob_store
 
@@ -234,7 +244,8 @@ def _erase_faces(db: Database, persona_id: uuid.UUID, own: list[labels.Label], a
             vectors = [face.embedding for face in erased if face.embedding.shape == (128,)]
             models = erasure.erase_embeddings(db, np.asarray(vectors, np.float32).reshape(-1, 128), actor)
             persona_ids: list[uuid.UUID | None] = [p.persona_id for p in personas.list_all(db)]
-            versions = [v.version for v in models_repo.list_versions(db, limit=100_000)]
+            versions = sorted({v.version for v in models_repo.list_versions(db, limit=100_000)}
+                              | set(models_repo.queue_generations(db)))  # fmt: skip
             predictions.purge_faces(db, face_ids, [*persona_ids, None], versions)
             events.redact(db, face_ids | set(image_ids))
             # the faces' own rows last: until here a failed request can simply be repeated
@@ -257,6 +268,7 @@ def _erase_faces(db: Database, persona_id: uuid.UUID, own: list[labels.Label], a
 def _erase_image(db: Database, image_id: str) -> None:
     store = get_blob_store()
     image = images.get(db, image_id)
+    face_cells.delete_for_image(db, image_id)  # the index's copies of the embeddings, while the cards say where
     for face in faces.for_image(db, image_id):
         for label in labels.for_face(db, face.face_id):
             labels.remove(db, face.face_id, label.persona_id, image_id)
@@ -320,6 +332,7 @@ def _undo_label(db: Database, event: events.Event) -> str:
                 prediction.get("distance"),
                 int(prediction["model_version"]),
                 prediction.get("image_id"),
+                queue_version=models_repo.queue_version(db),
             ),
         )
     return "label.undo"

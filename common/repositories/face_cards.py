@@ -41,7 +41,7 @@ LABEL_CQL = (  # parameters: label_row(...)
 _DELETE_LABEL = "DELETE label_verdicts[?], label_users[?] FROM faces_by_image WHERE image_id = ? AND face_id = ?"
 PREDICTION_CQL = (  # parameters: prediction_row(...)
     "UPDATE faces_by_image SET predicted_persona = ?, predicted_score = ?, predicted_distance = ?, "
-    "predicted_version = ? WHERE image_id = ? AND face_id = ?"
+    "predicted_version = ?, predicted_queue = ? WHERE image_id = ? AND face_id = ?"
 )
 CARDS_OF_IMAGE_CQL = "SELECT * FROM faces_by_image WHERE image_id = ?"
 _WHOLE_CARD = (  # parameters: whole_card_statement(...)
@@ -52,12 +52,13 @@ _WHOLE_CARD = (  # parameters: whole_card_statement(...)
 EMBEDDING_AT_CQL = "UPDATE faces_by_image USING TIMESTAMP ? SET embedding = ? WHERE image_id = ? AND face_id = ?"
 _PASS_COLUMNS = (
     "token(image_id) AS image_token, image_id, face_id, box_left, card_since, label_verdicts, embedding, "
-    "predicted_persona, predicted_score, predicted_distance, predicted_version"
+    "predicted_persona, predicted_score, predicted_distance, predicted_version, predicted_queue, cell_codebook"
 )
 _RANGE_CQL = f"SELECT {_PASS_COLUMNS} FROM faces_by_image WHERE token(image_id) > ? AND token(image_id) <= ?"
 _IMAGE_CQL = f"SELECT {_PASS_COLUMNS} FROM faces_by_image WHERE image_id = ?"
 _DELETE_PREDICTION = (
-    "DELETE predicted_persona, predicted_score, predicted_distance, predicted_version FROM faces_by_image "
+    "DELETE predicted_persona, predicted_score, predicted_distance, predicted_version, predicted_queue "
+    "FROM faces_by_image "
     "WHERE image_id = ? AND face_id = ?"
 )
 
@@ -75,6 +76,11 @@ class CardPrediction:
     score: float
     distance: float | None
     model_version: int
+    queue_version: int | None = None  # the review-queue partitions holding its row (None: model_version's)
+
+    @property
+    def queue(self) -> int:
+        return self.queue_version if self.queue_version is not None else self.model_version
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,8 @@ def unlabel_statement(image_id: str, face_id: str, persona_id: uuid.UUID) -> Sta
 
 
 def prediction_row(image_id: str, face_id: str, persona_id: uuid.UUID | None, score: float,
-                   distance: float | None, model_version: int) -> tuple:  # fmt: skip
-    return persona_id, score, distance, model_version, image_id, face_id
+                   distance: float | None, model_version: int, queue_version: int | None = None) -> tuple:  # fmt: skip
+    return persona_id, score, distance, model_version, queue_version, image_id, face_id
 
 
 def clear_prediction_statement(image_id: str, face_id: str) -> Statement:
@@ -176,7 +182,7 @@ def from_row(row: Any) -> Card:
     prediction = None
     if row.predicted_version is not None:
         prediction = CardPrediction(row.predicted_persona, row.predicted_score or 0.0, row.predicted_distance,
-                                    row.predicted_version)  # fmt: skip
+                                    row.predicted_version, getattr(row, "predicted_queue", None))  # fmt: skip
     return Card(
         row.face_id, row.image_id, (row.box_left, row.box_top, row.box_width, row.box_height), row.detector or "",
         row.det_score, row.crop_key or "",
@@ -216,15 +222,17 @@ class PassFace:
     verdicts: dict[uuid.UUID, str]  # persona -> 'confirm' / 'reject' (the card's copy of labels_by_face)
     embedding: bytes | None  # None: stored before 0012 and not backfilled yet (read faces)
     prediction: CardPrediction | None
+    cell_codebook: int | None = None  # the codebook of the index of all faces it is in (None: not indexed)
 
 
 def _pass_face(row: Any) -> PassFace:
     prediction = None
     if row.predicted_version is not None:
         prediction = CardPrediction(row.predicted_persona, row.predicted_score or 0.0, row.predicted_distance,
-                                    row.predicted_version)  # fmt: skip
+                                    row.predicted_version, row.predicted_queue)  # fmt: skip
     return PassFace(row.image_token, row.image_id, row.face_id, row.card_since is not None,
-                    dict(row.label_verdicts or {}), row.embedding or None, prediction)  # fmt: skip
+                    dict(row.label_verdicts or {}), row.embedding or None, prediction,
+                    row.cell_codebook)  # fmt: skip
 
 
 def scan_range(db: Database, start: int, end: int, page_size: int) -> Iterator[PassFace]:
@@ -252,6 +260,21 @@ def faces_of_images(db: Database, image_ids: Iterable[str]) -> list[PassFace]:
     ids = list(dict.fromkeys(image_ids))
     found = read_many(db, _IMAGE_CQL, [(i,) for i in ids])
     return [_pass_face(r) for rows in found for r in rows if r.face_id is not None and is_face(r)]
+
+
+CELL_CQL = "UPDATE faces_by_image SET cell_codebook = ?, cell = ? WHERE image_id = ? AND face_id = ?"
+
+
+def cell_row(image_id: str, face_id: str, codebook: int, cell: int) -> tuple:
+    """Parameters of ``CELL_CQL``: the face's place in the index of all faces (``face_cells``)."""
+    return codebook, cell, image_id, face_id
+
+
+def cells_of_image(db: Database, image_id: str) -> list[tuple[int, int, str]]:
+    """(codebook, cell, face_id) of the image's indexed faces."""
+    rows = db.execute("SELECT face_id, cell_codebook, cell FROM faces_by_image WHERE image_id = ?", (image_id,))
+    return [(r.cell_codebook, r.cell, r.face_id) for r in rows
+            if r.face_id is not None and r.cell_codebook is not None and r.cell is not None]  # fmt: skip
 
 
 def embedding_copy_statement(image_id: str, face_id: str, embedding: bytes, written_us: int) -> Statement:

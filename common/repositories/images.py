@@ -41,6 +41,7 @@ class Image:
     item_key: str | None
     created_at: datetime | None
     processed_at: datetime | None
+    rotation: int = 0  # degrees clockwise the decoded image is turned to be displayed (migration 0015)
 
 
 _COPIED = tuple(f.name for f in fields(Image))[1:]  # every column but the key
@@ -98,7 +99,7 @@ def _image(r, prefix: str = "") -> Image:
     return Image(
         r.image_id, v["blob_key"], v["source"] or "", v["source_name"] or "", v["size_bytes"] or 0, v["width"] or 0,
         v["height"] or 0, v["format"] or "", v["status"] or STORED, v["face_count"], v["error"], v["job_id"],
-        v["item_key"], v["created_at"], v["processed_at"],
+        v["item_key"], v["created_at"], v["processed_at"], v["rotation"] or 0,
     )  # fmt: skip
 
 
@@ -109,7 +110,7 @@ _INSERT = f"INSERT INTO images (image_id, {', '.join(_CLAIMED)}) VALUES (?{', ?'
 # still running): no image. Its id is claimed like an absent one, with every column written anew.
 _CLAIM_GHOST = (
     f"UPDATE images SET {', '.join(f'{name} = ?' for name in _CLAIMED)}, face_count = null, error = null, "
-    "processed_at = null WHERE image_id = ? IF blob_key = null"
+    "processed_at = null, rotation = null WHERE image_id = ? IF blob_key = null"
 )
 
 
@@ -130,7 +131,8 @@ def insert_if_absent(db: Database, image: Image) -> tuple[bool, Image]:
     else:
         raise RuntimeError(f"image {image.image_id} is being claimed and erased concurrently; try again")
     if inserted:
-        stored = replace(image, status=STORED, face_count=None, error=None, processed_at=None, created_at=created)
+        stored = replace(image, status=STORED, face_count=None, error=None, processed_at=None, created_at=created,
+                         rotation=0)  # fmt: skip
         db.concurrently([
             ("INSERT INTO images_by_day (day, created_at, image_id, source_name) VALUES (?, ?, ?, ?)",
              (created.date(), created, image.image_id, image.source_name)),
@@ -147,15 +149,22 @@ def get(db: Database, image_id: str) -> Image | None:
     return _image(row) if row and row.blob_key is not None else None
 
 
-def mark_processed(db: Database, image_id: str, face_count: int) -> None:
-    db.concurrently(mark_processed_statements(image_id, face_count))
+def mark_processed(db: Database, image_id: str, face_count: int, rotation: int = 0,
+                   size: tuple[int, int] | None = None) -> None:  # fmt: skip
+    db.concurrently(mark_processed_statements(image_id, face_count, rotation, size))
     read_model.changed(db)
 
 
-def mark_processed_statements(image_id: str, face_count: int) -> list[Statement]:
+def mark_processed_statements(image_id: str, face_count: int, rotation: int = 0,
+                              size: tuple[int, int] | None = None) -> list[Statement]:  # fmt: skip
     """``mark_processed`` as statements, to run together with others (``Database.concurrently``); the
-    caller then calls ``read_model.changed``."""
-    return _updates(image_id, status=PROCESSED, face_count=face_count, error=None, processed_at=datetime.now(UTC))
+    caller then calls ``read_model.changed``. ``rotation``: the turn the faces' boxes are in; ``size``:
+    (width, height) of the image so turned, as displayed (None: unchanged)."""
+    values: dict[str, Any] = {"status": PROCESSED, "face_count": face_count, "error": None,
+                              "processed_at": datetime.now(UTC), "rotation": rotation}  # fmt: skip
+    if size is not None:
+        values["width"], values["height"] = size
+    return _updates(image_id, **values)
 
 
 def mark_failed(db: Database, image_id: str, error: str) -> None:
@@ -213,3 +222,11 @@ def scan_ids(db: Database, page_size: int = 1000) -> Iterator[str]:
     """The id of every image row, paged by the driver (a full-table read)."""
     for row in db.execute("SELECT image_id FROM images", fetch_size=page_size):
         yield row.image_id
+
+
+def scan_ids_without_faces(db: Database, page_size: int = 1000) -> Iterator[str]:
+    """The id of every processed image in which extraction found no face (a paged full-table read: an
+    operator's command, e.g. after the detector learnt to search sideways photos)."""
+    for row in db.execute("SELECT image_id, status, face_count FROM images", fetch_size=page_size):
+        if row.status == PROCESSED and row.face_count == 0:
+            yield row.image_id

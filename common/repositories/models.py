@@ -261,6 +261,38 @@ def set_active(db: Database, version: int, at: datetime) -> None:
     db.execute("INSERT INTO active_model (name, version, updated_at) VALUES (?, ?, ?)", (ACTIVE_NAME, version, at))
 
 
+QUEUE_NAME = "review_queue"  # the row naming the review-queue generation the web reads
+_GENERATION = "queue:"  # one row per generation whose review-queue partitions may still hold rows
+
+
+def queue_version(db: Database) -> int | None:
+    """The review-queue generation: the version of the full pass that last rewrote the review queues; every
+    prediction since (a scoped pass's too) puts its review-queue row in that version's partitions. Before the
+    first full pass under migration 0014: the active version (each version had its own queues)."""
+    row = db.one("SELECT version FROM active_model WHERE name = ?", (QUEUE_NAME,))
+    return row.version if row else active_version(db)
+
+
+def start_queue_generation(db: Database, version: int) -> None:
+    """A full pass of ``version`` begins: its review queues become the ones the web reads and writers use."""
+    now = datetime.now(UTC)
+    db.execute("INSERT INTO active_model (name, version, updated_at) VALUES (?, ?, ?)",
+               (f"{_GENERATION}{version}", version, now))  # fmt: skip
+    db.execute("INSERT INTO active_model (name, version, updated_at) VALUES (?, ?, ?)", (QUEUE_NAME, version, now))
+
+
+def queue_generations(db: Database) -> list[int]:
+    """Generations whose review-queue partitions may still hold rows (a handful: a full table read of a table
+    of a few rows)."""
+    rows = db.execute("SELECT name, version FROM active_model")
+    return sorted(r.version for r in rows if r.name.startswith(_GENERATION) and r.version is not None)
+
+
+def forget_queue_generation(db: Database, version: int) -> None:
+    """Its partitions were dropped."""
+    db.execute("DELETE FROM active_model WHERE name = ?", (f"{_GENERATION}{version}",))
+
+
 def clear_active(db: Database) -> None:
     """No active version: every face is predicted unknown until one is promoted."""
     db.execute("DELETE FROM active_model WHERE name = ?", (ACTIVE_NAME,))

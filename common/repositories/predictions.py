@@ -16,6 +16,10 @@ from common.repositories import corpus_counters, face_cards, read_model
 from common.repositories.ids import UNKNOWN_PERSONA, bucket_of
 
 BUCKETS = 8
+_INSERT_BY_FACE = (
+    "INSERT INTO predictions_by_face (face_id, persona_id, score, distance, model_version, predicted_at, "
+    "queue_version) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,12 @@ class Prediction:
     model_version: int
     image_id: str | None = None
     predicted_at: datetime | None = None
+    queue_version: int | None = None  # the review-queue generation holding its row (None: model_version's)
+
+    @property
+    def queue(self) -> int:
+        """The version whose review-queue partitions hold (or will hold) this prediction's row."""
+        return self.queue_version if self.queue_version is not None else self.model_version
 
 
 def _key(persona_id: uuid.UUID | None) -> uuid.UUID:
@@ -37,7 +47,8 @@ def for_face(db: Database, face_id: str) -> Prediction | None:
     r = db.one("SELECT * FROM predictions_by_face WHERE face_id = ?", (face_id,))
     if r is None:
         return None
-    return Prediction(r.face_id, r.persona_id, r.score or 0.0, r.distance, r.model_version or 0, None, r.predicted_at)
+    return Prediction(r.face_id, r.persona_id, r.score or 0.0, r.distance, r.model_version or 0, None, r.predicted_at,
+                      r.queue_version)  # fmt: skip
 
 
 def put(db: Database, prediction: Prediction) -> None:
@@ -47,13 +58,12 @@ def put(db: Database, prediction: Prediction) -> None:
         _delete_queue_row(db, old)
     image_id = prediction.image_id or face_cards.image_of(db, prediction.face_id)
     statements = [
-        ("INSERT INTO predictions_by_face (face_id, persona_id, score, distance, model_version, predicted_at) "
-         "VALUES (?, ?, ?, ?, ?, ?)",
+        (_INSERT_BY_FACE,
          (prediction.face_id, prediction.persona_id, prediction.score, prediction.distance,
-          prediction.model_version, prediction.predicted_at or datetime.now(UTC))),
+          prediction.model_version, prediction.predicted_at or datetime.now(UTC), prediction.queue_version)),
         ("INSERT INTO predictions_by_persona (persona_id, model_version, bucket, score, face_id, image_id, distance) "
          "VALUES (?, ?, ?, ?, ?, ?, ?)",
-         (_key(prediction.persona_id), prediction.model_version, bucket_of(prediction.face_id, BUCKETS),
+         (_key(prediction.persona_id), prediction.queue, bucket_of(prediction.face_id, BUCKETS),
           prediction.score, prediction.face_id, image_id, prediction.distance)),
     ]  # fmt: skip
     if image_id:
@@ -66,14 +76,15 @@ def put(db: Database, prediction: Prediction) -> None:
 
 
 def _card_row(p: Prediction, image_id: str) -> tuple:
-    return face_cards.prediction_row(image_id, p.face_id, p.persona_id, p.score, p.distance, p.model_version)
+    return face_cards.prediction_row(image_id, p.face_id, p.persona_id, p.score, p.distance, p.model_version,
+                                     p.queue_version)  # fmt: skip
 
 
 def _delete_queue_row(db: Database, old: Prediction) -> None:
     db.execute(
         "DELETE FROM predictions_by_persona WHERE persona_id = ? AND model_version = ? AND bucket = ? "
         "AND score = ? AND face_id = ?",
-        (_key(old.persona_id), old.model_version, bucket_of(old.face_id, BUCKETS), old.score, old.face_id),
+        (_key(old.persona_id), old.queue, bucket_of(old.face_id, BUCKETS), old.score, old.face_id),
     )
 
 
@@ -144,7 +155,8 @@ def drop_version_queue(db: Database, persona_id: uuid.UUID | None, model_version
 
 
 def _old_rows(db: Database, face_ids: list[str]) -> dict[str, Prediction]:
-    prepared = db.prepare("SELECT face_id, persona_id, score, model_version FROM predictions_by_face WHERE face_id = ?")
+    prepared = db.prepare("SELECT face_id, persona_id, score, model_version, queue_version FROM predictions_by_face "
+                          "WHERE face_id = ?")  # fmt: skip
 
     def run() -> dict[str, Prediction]:
         out: dict[str, Prediction] = {}
@@ -152,7 +164,8 @@ def _old_rows(db: Database, face_ids: list[str]) -> dict[str, Prediction]:
             if not ok:
                 raise result
             for r in result:
-                out[r.face_id] = Prediction(r.face_id, r.persona_id, r.score or 0.0, None, r.model_version or 0)
+                out[r.face_id] = Prediction(r.face_id, r.persona_id, r.score or 0.0, None, r.model_version or 0,
+                                            queue_version=r.queue_version)  # fmt: skip
         return out
 
     return call_with_backoff(run, db.overload_retries)
@@ -174,29 +187,31 @@ def put_many(db: Database, new: list[Prediction], replace_old: bool = True,
     now = datetime.now(UTC)
     _write_in_batches(
         db,
-        "INSERT INTO predictions_by_face (face_id, persona_id, score, distance, model_version, predicted_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(p.face_id, p.persona_id, p.score, p.distance, p.model_version, p.predicted_at or now) for p in new],
+        _INSERT_BY_FACE,
+        [
+            (p.face_id, p.persona_id, p.score, p.distance, p.model_version, p.predicted_at or now, p.queue_version)
+            for p in new
+        ],
         partition=lambda row: row[0],
     )
-    _insert_queue_rows(db, [(_key(p.persona_id), p.model_version, bucket_of(p.face_id, BUCKETS), p.score, p.face_id,
+    _insert_queue_rows(db, [(_key(p.persona_id), p.queue, bucket_of(p.face_id, BUCKETS), p.score, p.face_id,
                              p.image_id, p.distance) for p in new])  # fmt: skip
     found = face_cards.image_ids(db, [p.face_id for p in new if not p.image_id])
     _write_in_batches(
         db,
         face_cards.PREDICTION_CQL,
         [_card_row(p, p.image_id or found[p.face_id]) for p in new if p.image_id or p.face_id in found],
-        partition=lambda row: row[4],  # the image (face_cards.prediction_row)
+        partition=lambda row: row[5],  # the image (face_cards.prediction_row)
     )
     stale = []
     for p in new:
         o = old.get(p.face_id)
-        if o is not None and (_key(o.persona_id), o.model_version, _f32(o.score)) != (
+        if o is not None and (_key(o.persona_id), o.queue, _f32(o.score)) != (
             _key(p.persona_id),
-            p.model_version,
+            p.queue,
             _f32(p.score),
         ):
-            stale.append((_key(o.persona_id), o.model_version, bucket_of(o.face_id, BUCKETS), o.score, o.face_id))
+            stale.append((_key(o.persona_id), o.queue, bucket_of(o.face_id, BUCKETS), o.score, o.face_id))
     db.execute_many(
         "DELETE FROM predictions_by_persona WHERE persona_id = ? AND model_version = ? AND bucket = ? "
         "AND score = ? AND face_id = ?",

@@ -37,7 +37,7 @@ from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 
 from common.db import Database, get_database
-from common.infra import broker_qos, messages, task_names
+from common.infra import broker_qos, messages, metrics, task_names
 from common.infra.celery_app import celery_app
 from common.infra.task_retry import retry_options
 from common.repositories import events
@@ -107,6 +107,7 @@ def drop(queue: str, raw: bytes | str, reason: str) -> None:
     shown = preview(data)
     log.warning("dropped a message from queue %r that is not a task (%s; %d bytes): %r",
                 queue, reason, len(data), shown)  # fmt: skip
+    metrics.record_poison_message(queue, reason)
     if queue not in task_names.QUEUES:
         return
     fields = {

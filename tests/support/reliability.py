@@ -24,7 +24,7 @@ from common.db import Database
 from common.infra import task_names
 from common.ingest.requests import start_ingest
 from common.labeling import actions as labeling
-from common.repositories import faces, jobs, labels
+from common.repositories import faces, jobs, labels, refreshes
 from common.repositories import models as models_repo
 from tests.support.face_images import write_folder
 from tests.support.workers import WorkerProcess
@@ -240,12 +240,16 @@ class Pipeline:
         return wait_until(done, timeout, f"job {label} done", interval=0.5)
 
     def predictions_complete(self) -> bool:
+        """Every new face has a prediction and the active version's refresh has finished (a face outside what
+        a promotion changed keeps the version that predicted it)."""
         active = models_repo.active_version(self.db)
         if active is None:
             return False
+        refresh = refreshes.get(self.db, active)
+        if refresh is None or not refresh.finished:
+            return False
         face_ids = {r.face_id for r in self.db.execute("SELECT face_id FROM faces")}
-        predicted = {r.face_id for r in self.db.execute("SELECT face_id, model_version FROM predictions_by_face")
-                     if r.model_version == active}  # fmt: skip
+        predicted = {r.face_id for r in self.db.execute("SELECT face_id FROM predictions_by_face")}
         return face_ids - self.seed_faces <= predicted
 
     def finish(self, timeout: float = 240) -> Snapshot:

@@ -1,7 +1,8 @@
 """The layers point only down, and no two modules import each other, read from the import graph.
 
 ``visualization_web``, ``input_worker`` and ``trainer_worker`` import ``common``; ``common`` imports none
-of them, and they never import each other. Every ``import`` counts, at module level or inside a function,
+of them, and they never import each other. ``orchestration_driver`` (the Azure deployment driver) imports
+``common`` only, and nothing imports it. Every ``import`` counts, at module level or inside a function,
 and so does a string that is exactly a module's dotted name (``importlib.import_module("x.y")``, a
 tuple of plugin modules). A cycle (modules in one strongly
 connected component) is an error too: it is how a side effect on import or a half-initialised module
@@ -16,9 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("common", "input_worker", "trainer_worker", "visualization_web")
+PACKAGES = ("common", "input_worker", "trainer_worker", "visualization_web", "orchestration_driver")
 UPPER = ("input_worker", "trainer_worker", "visualization_web")
-MODULE_PATH = re.compile(r"(?:common|input_worker|trainer_worker|visualization_web)(?:\.[a-z_][a-z0-9_]*)+")
+MODULE_PATH = re.compile(
+    r"(?:common|input_worker|trainer_worker|visualization_web|orchestration_driver)(?:\.[a-z_][a-z0-9_]*)+"
+)
+DRIVER = "orchestration_driver"
 STRING_REFERENCE = "str:"  # marks a name read from a string: it counts only when it is exactly a module
 
 
@@ -145,6 +149,15 @@ def test_workers_and_web_app_never_import_each_other():
               for target, line in targets.items()
               if package_of(target) in UPPER and package_of(target) != package_of(source)]  # fmt: skip
     assert not across, "a worker or the web app imports another one (share it through common/):\n" + edge_lines(across)
+
+
+def test_the_driver_imports_common_only_and_nothing_imports_it():
+    graph = import_graph()
+    wrong = [(source, target, line) for source, targets in graph.items() for target, line in targets.items()
+             if (package_of(source) == DRIVER and package_of(target) not in ("common", DRIVER))
+             or (package_of(target) == DRIVER and package_of(source) != DRIVER)]  # fmt: skip
+    assert not wrong, "orchestration_driver imports a service, or something imports the driver:\n" + edge_lines(wrong)
+    assert any(package_of(module) == DRIVER for module in graph), "the driver's modules are not in the graph"
 
 
 def test_no_import_cycles():

@@ -1,7 +1,8 @@
 """The JSON API under /api/v1 (one module per resource); errors are JSON (see errors.py).
 
-``blueprint`` holds the blueprint, ``fields`` the request parsing the resources share; importing this
-package registers every resource's routes on the blueprint.
+``blueprint`` holds the blueprint, ``schemas`` the request and response models, ``contract`` the validation
+and the OpenAPI document made from them; importing this package registers every resource's routes on the
+blueprint. ``docs_bp`` is the browsable API page (/api-docs).
 """
 
 from __future__ import annotations
@@ -18,5 +19,6 @@ from visualization_web.api import (  # noqa: F401  (registers the routes)
     tokens_api,
 )
 from visualization_web.api.blueprint import bp
+from visualization_web.api.docs_page import bp as docs_bp
 
-__all__ = ["bp"]
+__all__ = ["bp", "docs_bp"]

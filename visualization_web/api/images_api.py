@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from flask import jsonify, request
-
 from common.db import get_database
 from common.repositories import images
 from visualization_web import queries
 from visualization_web.api.blueprint import bp
-from visualization_web.api.fields import int_query
+from visualization_web.api.contract import operation
+from visualization_web.api.schemas.images import ImageDetail, ImageList, ImagesQuery, ImageSummary
 from visualization_web.errors import ApiError
 
 
 @bp.get("/images")
-def images_index():
-    before = None
-    if request.args.get("before"):
-        try:
-            before = datetime.fromisoformat(request.args["before"])
-        except ValueError:
-            raise ApiError(400, "before must be an ISO 8601 timestamp") from None
-    rows = images.list_recent(get_database(), limit=int_query("limit", 50, 1, 500), before=before)
-    return jsonify({"images": [{"image_id": image_id, "source_name": name, "created_at": at.isoformat()}
-                               for at, image_id, name in rows]})  # fmt: skip
+@operation(ImageList, operation_id="list_images", tag="images", query=ImagesQuery)
+def images_index(query: ImagesQuery):
+    """The newest images with their source names."""
+    rows = images.list_recent(get_database(), limit=query.limit, before=query.before)
+    return ImageList(images=[ImageSummary(image_id=image_id, source_name=name, created_at=at.isoformat())
+                             for at, image_id, name in rows])  # fmt: skip
 
 
 @bp.get("/images/<image_id>")
+@operation(ImageDetail, operation_id="get_image", tag="images", errors=(404,))
 def images_show(image_id: str):
-    detail = queries.image_detail(get_database(), image_id[:128])
+    """An image with its faces (boxes, labels, predictions)."""
+    detail = queries.image_detail(get_database(), image_id[:128], with_rotation=True)
     if detail is None:
         raise ApiError(404, f"no image {image_id[:128]}")
-    return jsonify(detail)
+    return ImageDetail.model_validate(detail)

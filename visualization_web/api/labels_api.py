@@ -2,69 +2,56 @@
 
 from __future__ import annotations
 
-from flask import jsonify
-
 from common.db import get_database
 from common.labeling import actions as labeling
 from common.repositories import labels
 from visualization_web import queries
 from visualization_web.api.blueprint import bp
-from visualization_web.api.fields import as_uuid, body, event_json, field, is_text
+from visualization_web.api.contract import operation
+from visualization_web.api.fields import event_model
+from visualization_web.api.schemas.faces import MAX_BULK, FaceDetail, LabelRequest, LabelResult, UndoRequest
+from visualization_web.api.schemas.shared import Event, EventList
 from visualization_web.auth import actor, require
 from visualization_web.errors import ApiError
-
-MAX_BULK = 1000
-
-
-def _verdict(data: dict) -> str:
-    verdict = field(data, "verdict")
-    if verdict not in labels.VERDICTS:
-        raise ApiError(422, "verdict must be 'confirm' or 'reject'")
-    return verdict
 
 
 @bp.post("/labels")
 @require("labeler")
-def labels_create():
-    data = body()
-    verdict = _verdict(data)
-    face_ids = data.get("face_ids")
-    persona_id = as_uuid(field(data, "persona_id"), "persona", status=422)
+@operation(LabelResult, operation_id="label_faces", tag="labels", status=201, errors=(404, 409), json=LabelRequest)
+def labels_create(json: LabelRequest):
+    """Confirm or reject one face (face_id) or many (face_ids, at most 1000) for a persona.
+
+    One face answers with its event, many with their events."""
     db = get_database()
-    if face_ids is not None:
-        if (
-            not isinstance(face_ids, list)
-            or not all(isinstance(f, str) and is_text(f) for f in face_ids)
-            or not face_ids
-        ):
-            raise ApiError(422, "'face_ids' must be a non-empty list of strings")
-        if len(face_ids) > MAX_BULK:
+    if json.face_ids is not None:
+        if len(json.face_ids) > MAX_BULK:
             raise ApiError(413, f"at most {MAX_BULK} faces per request")
-        done = labeling.label_many(db, face_ids, persona_id, verdict, actor())
-        return jsonify({"events": [event_json(e) for e in done]}), 201
-    face_id = field(data, "face_id")
-    action = labeling.confirm if verdict == labels.CONFIRM else labeling.reject
-    return jsonify(event_json(action(db, face_id, persona_id, actor()))), 201
+        done = labeling.label_many(db, json.face_ids, json.persona_id, json.verdict.value, actor())
+        return LabelResult(EventList(events=[event_model(e) for e in done])), 201
+    action = labeling.confirm if json.verdict == labels.CONFIRM else labeling.reject
+    return LabelResult(event_model(action(db, json.face_id, json.persona_id, actor()))), 201
 
 
 @bp.post("/undo")
 @require("labeler")
-def undo():
-    data = body()
+@operation(Event, operation_id="undo", tag="labels", errors=(404, 409), json=UndoRequest)
+def undo(json: UndoRequest):
+    """Undo an action (event_id), or the caller's last one."""
     db = get_database()
-    if data.get("event_id") is None:
+    event_id = json.event_id
+    if event_id is None:
         last = labeling.last_undoable(db, actor())
         if last is None:
             raise ApiError(409, "nothing to undo")
         event_id = last.event_id
-    else:
-        event_id = as_uuid(data["event_id"], "event")
-    return jsonify(event_json(labeling.undo(db, event_id, actor())))
+    return event_model(labeling.undo(db, event_id, actor()))
 
 
 @bp.get("/faces/<face_id>")
+@operation(FaceDetail, operation_id="get_face", tag="labels", errors=(404,))
 def faces_show(face_id: str):
+    """A face with its labels and current prediction."""
     detail = queries.face_detail(get_database(), face_id[:64])
     if detail is None:
         raise ApiError(404, f"no face {face_id[:64]}")
-    return jsonify(detail)
+    return FaceDetail.model_validate(detail)

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+import dataclasses
 
 from common.db import get_database
 from common.labeling import actions as labeling
 from common.repositories import personas
 from visualization_web import queries
 from visualization_web.api.blueprint import bp
-from visualization_web.api.fields import as_uuid, body, event_json, field, int_query
+from visualization_web.api.contract import operation
+from visualization_web.api.fields import as_uuid, event_model
+from visualization_web.api.schemas import personas as schema
+from visualization_web.api.schemas.shared import Event
 from visualization_web.auth import actor, require
 from visualization_web.errors import ApiError
 
+PERSONA_ID = {"persona_id": "a persona id (UUID); any other value is 404"}
 
-def persona_json(p: personas.Persona, confirmed: int | None = None) -> dict:
-    data = {"persona_id": str(p.persona_id), "name": p.name, "created_by": p.created_by,
+
+def persona_fields(p: personas.Persona) -> dict:
+    return {"persona_id": p.persona_id, "name": p.name, "created_by": p.created_by,
             "created_at": p.created_at.isoformat() if p.created_at else None}  # fmt: skip
-    if confirmed is not None:
-        data["confirmed"] = confirmed
-    return data
 
 
 def _get(persona_id: str) -> personas.Persona:
@@ -27,71 +29,80 @@ def _get(persona_id: str) -> personas.Persona:
 
 
 @bp.get("/personas")
+@operation(schema.PersonaList, operation_id="list_personas", tag="personas")
 def personas_index():
+    """Every persona with its confirmed faces."""
     rows = queries.persona_summaries(get_database())
-    return jsonify({"personas": [persona_json(r["persona"], r["confirmed"]) for r in rows]})
+    return schema.PersonaList(personas=[schema.PersonaSummary(**persona_fields(r["persona"]), confirmed=r["confirmed"],
+                                                              predictions_current=r["predictions_current"])
+                                        for r in rows])  # fmt: skip
 
 
 @bp.post("/personas")
 @require("labeler")
-def personas_create():
-    persona = labeling.create_persona(get_database(), field(body(), "name"), actor())
-    return jsonify(persona_json(persona)), 201
+@operation(schema.Persona, operation_id="create_persona", tag="personas", status=201, errors=(409,),
+           json=schema.PersonaName)  # fmt: skip
+def personas_create(json: schema.PersonaName):
+    """Create a persona."""
+    persona = labeling.create_persona(get_database(), json.name, actor())
+    return schema.Persona(**persona_fields(persona)), 201
 
 
 @bp.get("/personas/<persona_id>")
+@operation(schema.Persona, operation_id="get_persona", tag="personas", errors=(404,), paths=PERSONA_ID)
 def personas_show(persona_id: str):
-    return jsonify(persona_json(_get(persona_id)))
+    """One persona."""
+    return schema.Persona(**persona_fields(_get(persona_id)))
 
 
 @bp.patch("/personas/<persona_id>")
 @require("labeler")
-def personas_rename(persona_id: str):
+@operation(schema.Persona, operation_id="rename_persona", tag="personas", errors=(404, 409), json=schema.PersonaName,
+           paths=PERSONA_ID)  # fmt: skip
+def personas_rename(persona_id: str, json: schema.PersonaName):
+    """Rename a persona."""
     pid = as_uuid(persona_id, "persona")
-    persona = labeling.rename_persona(get_database(), pid, field(body(), "name"), actor())
-    return jsonify(persona_json(persona))
+    persona = labeling.rename_persona(get_database(), pid, json.name, actor())
+    return schema.Persona(**persona_fields(persona))
 
 
 @bp.post("/personas/<persona_id>/merge")
 @require("labeler")
-def personas_merge(persona_id: str):
+@operation(Event, operation_id="merge_persona", tag="personas", errors=(404, 409), json=schema.MergeRequest,
+           paths=PERSONA_ID)  # fmt: skip
+def personas_merge(persona_id: str, json: schema.MergeRequest):
+    """Merge this persona into another (undoable: undo the event)."""
     source = as_uuid(persona_id, "persona")
-    target = as_uuid(field(body(), "into"), "persona", status=422)
-    event = labeling.merge_personas(get_database(), source, target, actor())
-    return jsonify(event_json(event))
+    event = labeling.merge_personas(get_database(), source, json.into, actor())
+    return event_model(event)
 
 
 @bp.delete("/personas/<persona_id>")
 @require("admin")
-def personas_delete(persona_id: str):
-    erase = request.args.get("erase_faces", "false").lower()
-    if erase not in ("true", "false", "1", "0"):
-        raise ApiError(400, "erase_faces must be true or false")
+@operation(Event, operation_id="delete_persona", tag="personas", errors=(403, 404), query=schema.DeleteQuery,
+           paths=PERSONA_ID)  # fmt: skip
+def personas_delete(persona_id: str, query: schema.DeleteQuery):
+    """Delete a persona (erase_faces=true also erases its confirmed faces and their images)."""
     event = labeling.delete_persona(get_database(), as_uuid(persona_id, "persona"), actor(),
-                                    erase_faces=erase in ("true", "1"))  # fmt: skip
-    return jsonify(event_json(event))
+                                    erase_faces=query.erase_faces)  # fmt: skip
+    return event_model(event)
 
 
 @bp.get("/personas/<persona_id>/faces")
-def personas_faces(persona_id: str):
+@operation(schema.PersonaFaces, operation_id="get_persona_faces", tag="personas", errors=(404, 422),
+           query=schema.FacesQuery, paths=PERSONA_ID)  # fmt: skip
+def personas_faces(persona_id: str, query: schema.FacesQuery):
+    """A page of a persona's confirmed, rejected and predicted faces.
+
+    Only the first 10,000 faces of each list can be paged through: (page + 1) * limit <= 10000, a deeper
+    page is 422 (order=confident shows the other end of the predicted list)."""
     persona = _get(persona_id)
-    order = request.args.get("order", "uncertain")
-    if order not in ("uncertain", "confident"):
-        raise ApiError(400, "order must be 'uncertain' or 'confident'")
-    per_page = int_query("limit", 60, 1, 500)
-    page = int_query("page", 0, 0, queries.MAX_ROWS)
     try:
-        data = queries.persona_faces(get_database(), persona.persona_id, page, per_page,
-                                     most_confident_first=order == "confident")  # fmt: skip
+        data = queries.persona_faces(get_database(), persona.persona_id, query.page, query.limit,
+                                     most_confident_first=query.order == "confident")  # fmt: skip
     except queries.TooDeep as exc:  # (page + 1) * limit over MAX_ROWS: refused before any read
         raise ApiError(422, str(exc)) from None
-    return jsonify({
-        "persona": persona_json(persona),
-        "model_version": data.model_version,
-        "confirmed_total": data.confirmed_total,
-        "rejected_total": data.rejected_total,
-        "confirmed": [c.as_dict() for c in data.confirmed],
-        "rejected": [c.as_dict() for c in data.rejected],
-        "predicted": [c.as_dict() for c in data.predicted],
-        "image_ids": data.image_ids,
-    })  # fmt: skip
+    # every field of the page (a new one needs its line in schema.PersonaFaces), the face cards as the API shows them
+    page = {field.name: getattr(data, field.name) for field in dataclasses.fields(data)}
+    page.update({name: [c.as_dict() for c in page[name]] for name in ("confirmed", "rejected", "predicted")})
+    return schema.PersonaFaces.model_validate({"persona": persona_fields(persona), **page})

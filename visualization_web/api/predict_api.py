@@ -9,7 +9,7 @@ untrusted-image decoder (:mod:`common.images`), with its pixel, frame and memory
 from __future__ import annotations
 
 import numpy as np
-from flask import jsonify, request
+from flask import request
 
 from common.classifier import load_active
 from common.db import get_database
@@ -18,6 +18,8 @@ from common.images import InvalidImage
 from common.infra.settings import Settings, get_settings
 from visualization_web import queries
 from visualization_web.api.blueprint import bp
+from visualization_web.api.contract import operation
+from visualization_web.api.schemas.predict import PredictedFace, Prediction, PredictUpload
 from visualization_web.auth import require
 from visualization_web.errors import ApiError
 
@@ -52,7 +54,11 @@ def _image_bytes(settings: Settings) -> tuple[str, bytes]:
 
 @bp.post("/predict")
 @require("viewer")
+@operation(Prediction, operation_id="predict", tag="predict", form=PredictUpload)
 def predict():
+    """The faces in an image with persona, score and model version (nothing is stored).
+
+    Send the image as the multipart field 'image' (or as the raw body)."""
     settings = get_settings()
     name, data = _image_bytes(settings)
     try:
@@ -73,12 +79,12 @@ def predict():
         left, top, width, height = (int(v) for v in face.box)
         result = results[index] if index < len(results) else None
         persona_id = getattr(result, "persona_id", None)
-        out.append({
-            "box": {"left": left, "top": top, "width": width, "height": height},
-            "detection_score": float(face.score) if face.score is not None else None,
-            "persona_id": str(persona_id) if persona_id else None,
-            "persona": names.get(persona_id) if persona_id else None,
-            "score": float(result.score) if result is not None else None,
-            "distance": float(result.distance) if result is not None and result.distance is not None else None,
-        })  # fmt: skip
-    return jsonify({"model_version": version, "faces": out})
+        out.append(PredictedFace(
+            box={"left": left, "top": top, "width": width, "height": height},
+            detection_score=float(face.score) if face.score is not None else None,
+            persona_id=persona_id or None,
+            persona=names.get(persona_id) if persona_id else None,
+            score=float(result.score) if result is not None else None,
+            distance=float(result.distance) if result is not None and result.distance is not None else None,
+        ))  # fmt: skip
+    return Prediction(model_version=version, faces=out)

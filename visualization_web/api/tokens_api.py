@@ -6,51 +6,61 @@ any user's tokens: ``?username=NAME`` picks the user (default: the caller), ``?a
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import g
 
 from common.db import get_database
 from visualization_web import users
 from visualization_web.api.blueprint import bp
-from visualization_web.api.fields import body, field
+from visualization_web.api.contract import operation
+from visualization_web.api.schemas.tokens import (
+    Me,
+    NewToken,
+    OwnerQuery,
+    Revoked,
+    Token,
+    TokenList,
+    TokenRequest,
+    TokensQuery,
+)
 from visualization_web.auth import actor, require
 from visualization_web.errors import ApiError
 
 
-def _owner() -> str:
-    return (request.args.get("username") or actor())[:64]
-
-
 @bp.get("/me")
+@operation(Me, operation_id="me", tag="tokens")
 def me():
-    return jsonify({"username": g.user.username, "role": g.user.role, "via_token": g.via_token})
+    """The caller: user name, role, and whether it came with an API token."""
+    return Me(username=g.user.username, role=g.user.role, via_token=g.via_token)
 
 
 @bp.get("/tokens")
 @require("admin")
-def tokens_index():
+@operation(TokenList, operation_id="list_tokens", tag="tokens", errors=(403,), query=TokensQuery)
+def tokens_index(query: TokensQuery):
+    """API tokens with their expiry: the caller's, one user's (username) or everyone's (all)."""
     db = get_database()
-    every = request.args.get("all", "").lower() in ("1", "true", "yes")
-    tokens = users.list_all_tokens(db) if every else users.list_tokens(db, _owner())
-    return jsonify({"tokens": [t.as_dict() for t in tokens]})
+    tokens = users.list_all_tokens(db) if query.all else users.list_tokens(db, query.username or actor())
+    return TokenList(tokens=[Token(**t.as_dict()) for t in tokens])
 
 
 @bp.post("/tokens")
 @require("admin")
-def tokens_create():
-    data = body()
-    username = field(data, "username", required=False, default=actor())
-    days = field(data, "days", kind=int, required=False, default=None)
+@operation(NewToken, operation_id="create_token", tag="tokens", status=201, json=TokenRequest)
+def tokens_create(json: TokenRequest):
+    """Create an API token; its secret is in the answer, and only there."""
+    username = actor() if json.username is None else json.username
     try:
-        token, secret = users.create_token(get_database(), username, field(data, "name", required=False, default=""),
-                                           days=days)  # fmt: skip
+        token, secret = users.create_token(get_database(), username, json.name, days=json.days)
     except users.UserError as exc:
         raise ApiError(422, str(exc)) from exc
-    return jsonify(token.as_dict() | {"token": secret}), 201
+    return NewToken(**token.as_dict(), token=secret), 201
 
 
 @bp.delete("/tokens/<token_id>")
 @require("admin")
-def tokens_revoke(token_id: str):
-    if not users.revoke_token(get_database(), _owner(), token_id[:32]):
+@operation(Revoked, operation_id="revoke_token", tag="tokens", errors=(403, 404), query=OwnerQuery)
+def tokens_revoke(token_id: str, query: OwnerQuery):
+    """Revoke a token of the caller, or of the user named by username."""
+    if not users.revoke_token(get_database(), query.username or actor(), token_id[:32]):
         raise ApiError(404, f"no token {token_id[:32]}")
-    return jsonify({"revoked": token_id[:32]})
+    return Revoked(revoked=token_id[:32])

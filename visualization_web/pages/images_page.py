@@ -33,7 +33,7 @@ def image_detail(image_id: str):
 
 
 def _image_page(image_id: str):
-    detail = queries.image_detail(get_database(), image_id)
+    detail = queries.image_detail(get_database(), image_id, with_rotation=True)
     if detail is None:
         return render_template("error.html", status=404, message="No such image."), 404
     return render_template("image.html", image=detail)

@@ -293,6 +293,10 @@ spec:
                 name: {{ include "persona-pipeline.fullname" $root }}
           env:
             {{- include "persona-pipeline.secretEnv" (dict "root" $root "role" .role) | trim | nindent 12 }}
+            {{- range $name, $value := ($v.env | default dict) }}
+            - name: {{ $name }}
+              value: {{ $value | toString | quote }}
+            {{- end }}
           {{- .probes | nindent 10 }}
           resources:
             {{- toYaml $v.resources | nindent 12 }}

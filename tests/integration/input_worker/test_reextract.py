@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 import pytest
 
 from common.infra import task_names
@@ -41,7 +42,8 @@ def test_vanished_labeled_face_is_flagged_unlabeled_removed_and_both_come_back(c
     labels.put(db, labeled.face_id, persona, labels.CONFIRM, "alice")
 
     # A detection copy too small to find anything: both faces "vanish".
-    blind = Settings(**{**settings.model_dump(), "detection_max_side": 60})
+    blind = Settings(**{**settings.model_dump(), "detection_max_side": 60, "detection_tile_min_face": 0,
+                        "detection_orientation_search": False})  # fmt: skip
     result = reextract_image(db, image_id, blind, send=Sent())
     assert (result.kept, result.added, result.removed, result.flagged) == (0, 0, 1, 1)
     [left] = faces.for_image(db, image_id)
@@ -86,7 +88,8 @@ def test_an_extraction_redelivered_after_a_re_extraction_writes_nothing(clean_ta
     image_id = stored_image(db, data, "pair.jpg")
     key = content_key("images", image_id, ".jpg")
     assert extract_image(db, ExtractImage(image_id=image_id, blob_key=key), settings, send=Sent()) == 2
-    blind = Settings(**{**settings.model_dump(), "detection_max_side": 60})
+    blind = Settings(**{**settings.model_dump(), "detection_max_side": 60, "detection_tile_min_face": 0,
+                        "detection_orientation_search": False})  # fmt: skip
     assert reextract_image(db, image_id, blind, send=Sent()).removed == 2  # nothing labeled: both removed
 
     sent = Sent()
@@ -113,3 +116,27 @@ def test_a_stored_image_that_does_not_decode_is_marked_failed_with_the_reason(cl
     assert extract_image(db, ExtractImage(image_id=image_id, blob_key=key), settings, send=Sent()) == 0
     image = images.get(db, image_id)
     assert image.status == images.FAILED and "cannot read stored image" in image.error
+
+
+def test_reextract_no_faces_finds_the_faces_of_images_stored_with_none(clean_tables, settings, monkeypatch):
+    """`persona-pipeline reextract --no-faces`: a sideways photo extracted before the orientation search (no face)
+    is extracted again and its face found; an image that has faces is left alone."""
+    import argparse
+
+    from input_worker import cli
+
+    db = clean_tables
+    sideways = stored_image(db, encode(np.ascontiguousarray(np.rot90(astronaut()))), "sideways.jpg")
+    upright = stored_image(db, encode(grace_hopper()), "upright.jpg")
+    before = settings.model_copy(update={"detection_orientation_search": False})
+    for image_id in (sideways, upright):
+        extract_image(db, ExtractImage(image_id=image_id), before, send=Sent())
+    assert images.get(db, sideways).face_count == 0 and images.get(db, upright).face_count == 1
+    upright_faces = faces.ids_for_image(db, upright)
+
+    monkeypatch.setattr(cli, "reextract_image", lambda *a, **k: done.append(a[1]) or reextract_image(*a, **k))
+    done: list[str] = []
+    args = argparse.Namespace(image_ids=[], all=False, no_faces=True, detector=None, here=True)
+    assert cli.cmd_reextract(args) == 0
+    assert done == [sideways]
+    assert images.get(db, sideways).face_count == 1 and faces.ids_for_image(db, upright) == upright_faces

@@ -11,6 +11,7 @@ from common.infra.celery_app import queue_lists
 from common.repositories import faces, ids, labels, personas
 from common.repositories.faces import Face
 from common.repositories.models import active_version
+from tests.support.polling import wait_for  # noqa: F401  (the trainer tests' helper)
 from trainer_worker.reclassify import ShardResult, reclassify_all, reclassify_shard
 
 

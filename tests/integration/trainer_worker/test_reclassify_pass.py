@@ -20,8 +20,8 @@ from common.infra.messages import TOKEN_MAX, TOKEN_MIN, ReclassifyBatch
 from common.repositories import events, face_cards, faces, ids, labels, predictions
 from common.repositories import models as models_repo
 from common.repositories.faces import Face
+from trainer_worker.prediction_writes import Mode, predict_and_write
 from trainer_worker.reclassify import (
-    _predict_and_write,
     pass_progress,
     reclassify_all,
     reclassify_batch,
@@ -136,7 +136,7 @@ def test_faces_predicted_by_a_replaced_version_are_predicted_again_by_the_newer(
     assert models_repo.active_version(db) == v2 != v1_classifier.version
     newcomers = [add_face(db, faces_of(centers[i], 1, rng)[0], f"pass33-new{i}") for i in (1, 2)]
     found = face_cards.faces_of_images(db, ["pass33-new1", "pass33-new2"])
-    result = _predict_and_write(db, client, v1_classifier, found, full_pass=False)
+    result = predict_and_write(db, client, v1_classifier, found, Mode.NEW, models_repo.queue_version(db))
     assert result.version == v2
     assert [predictions.for_face(db, f).model_version for f in newcomers] == [v2, v2]
     assert {r[1] for r in _queue_rows(db) if r[2] in newcomers} == {v2}  # no v1 queue row left behind

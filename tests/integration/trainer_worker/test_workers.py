@@ -7,20 +7,10 @@ import numpy as np
 from common.classifier import registry
 from common.classifier.synthetic import faces_of, person_centers
 from common.labeling.retrain_trigger import request_retrain
-from common.repositories import events, labels, predictions
+from common.repositories import events, labels, predictions, refreshes
 from common.repositories import models as models_repo
 
-from .conftest import add_face, add_faces, confirm, make_persona
-
-
-def wait_for(check, timeout=90.0, interval=0.3, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from .conftest import add_face, add_faces, confirm, make_persona, wait_for
 
 
 def _label(db, face_id, persona_id, verdict):
@@ -70,7 +60,12 @@ def test_labels_retrain_promote_reclassify_reject_and_rollback(clean_tables, fre
     confirmed = {f: labels.for_face(db, f) for _, ids, _ in people for f in ids}
     _label(db, victim, persona1, labels.REJECT)
     v2 = wait_for(lambda: (v := models_repo.active_version(db)) != v1 and v, what="the retrained model")
-    second = wait_for(lambda: _all_stamped(db, unlabeled, v2), what=f"predictions stamped v{v2}")
+    # a scoped refresh: the faces near the rejected one are predicted again by v2, the others keep v1's
+    wait_for(lambda: (r := refreshes.get(db, v2)) is not None and r.finished, what=f"v{v2}'s refresh")
+    assert refreshes.get(db, v2).kind == "scoped"
+    second = {f: predictions.for_face(db, f) for f in unlabeled}
+    assert {second[f].model_version for f in rest1} == {v2}
+    assert {second[f].model_version for f in people[2][2]} == {v1}  # another persona's faces, far from it
     assert second[victim].persona_id != persona1
     assert {f: labels.for_face(db, f) for f in confirmed} == confirmed
 

@@ -89,7 +89,9 @@ def test_counts_move_with_every_write_and_equal_an_exact_count(clean_tables, set
     actions.delete_persona(db, ada.persona_id, "alice")
     assert counted(db) == exact(db) and (counted(db)["personas"], counted(db)["confirmed"]) == (1, 0)
 
-    blind = settings.model_copy(update={"detection_max_side": 60})  # finds nothing: both faces go
+    blind = settings.model_copy(  # finds nothing: both faces go
+        update={"detection_max_side": 60, "detection_tile_min_face": 0, "detection_orientation_search": False}
+    )
     reextract_image(db, image_id, blind, send=Sent())
     assert counted(db) == exact(db) and counted(db)["faces"] == 0
     reextract_image(db, image_id, settings, send=Sent())  # and come back

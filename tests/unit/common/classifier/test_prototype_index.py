@@ -138,3 +138,19 @@ def test_the_index_finds_nearest_neighbours_and_stores_no_vectors():
     assert np.mean(found[:, 0] == truth) >= 0.95  # the very nearest face ...
     assert np.mean(y[found[:, 0]] == y[truth]) >= 0.99  # ... or one of the same person
     assert len(pickle.dumps(index)) < xn.nbytes / 5  # the vectors are the classifier's, not stored twice
+
+
+def test_an_index_built_on_earlier_lists_finds_the_same_neighbours_away_from_what_changed():
+    """A new version reusing the lists of the one before answers every query the same, except where a
+    prototype was added (the stability a scoped refresh relies on)."""
+    rng = np.random.default_rng(11)
+    base = normalize(rng.normal(size=(6000, 128)))
+    old = PrototypeIndex.build(base, nlist=64, nprobe=8)
+    added = normalize(rng.normal(size=(1, 128)))
+    grown = np.concatenate([base, added])
+    new = PrototypeIndex.build(grown, centroids=old.centroids)
+    assert np.array_equal(new.centroids, old.centroids) and new.nprobe == old.nprobe
+    queries = normalize(rng.normal(size=(300, 128)))
+    before, after = old.search(base, queries, 10), new.search(grown, queries, 10)
+    touched = (after == len(base)).any(axis=1)  # the new prototype is among a query's answers
+    assert np.array_equal(before[~touched], after[~touched])

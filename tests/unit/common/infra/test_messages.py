@@ -40,6 +40,10 @@ SAMPLES = [
     Retrain(reason="label confirmed", seq=7),
     CheckEvents(),
     ReclassifyAll(version=3),
+    ReclassifyAll(version=4, previous=3, kind="audit"),
+    messages.RefreshPredictions(version=4, previous=3),
+    messages.RefreshPredictions(version=1),
+    messages.AuditPass(),
     ReclassifyBatch(face_ids=("a" * 64, "b" * 64)),
     ReclassifyBatch(face_ids=("a" * 64,), image_ids=("f" * 64,)),
     ReclassifyShard(version=3, pass_id="p" * 36, shard=0, start=messages.TOKEN_MIN, end=messages.TOKEN_MAX),
@@ -90,7 +94,10 @@ def test_send_publishes_the_json_kwargs_to_the_messages_queue():
         (task_names.RECLASSIFY_BATCH, {"kwargs": {"face_ids": ["f"], "image_ids": []}, "queue": "reclassify"}),
     ]
     assert calls[:4] == [
-        (task_names.RECLASSIFY_ALL, {"kwargs": {"version": 3}, "queue": "reclassify"}),
+        (
+            task_names.RECLASSIFY_ALL,
+            {"kwargs": {"version": 3, "previous": None, "kind": "full"}, "queue": "reclassify"},
+        ),
         (task_names.RETRAIN, {"kwargs": {"reason": "manual", "seq": 2}, "queue": "retrain", "countdown": 30}),
         (task_names.RECORD_BAD_MESSAGE, {"kwargs": SAMPLES[-1].kwargs(), "queue": "extract"}),
         (task_names.PING, {"kwargs": {}}),
