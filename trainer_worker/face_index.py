@@ -71,19 +71,22 @@ def sample_faces(db: Database, wanted: int, seed: int | None = None) -> Sample:
     rows: list[np.ndarray] = []
     without: list[str] = []  # faces stored before 0012 (no embedding on their card): read from ``faces``
     counted, covered = 0, 0
+    seen: set[str] = set()  # a small corpus: the ranges run into each other
     for k in range(SAMPLE_RANGES):
         start = TOKEN_MIN + k * span + rng.randrange(max(span - 1, 1))
-        n, last = 0, start
+        n, end = 0, TOKEN_MAX  # the ring this range covered: up to its last face, or to the end
         for face in face_cards.scan_range(db, start, TOKEN_MAX, per_range):
-            if n >= per_range:
+            if n >= per_range or face.face_id in seen:
+                end = face.token
                 break
-            n, last = n + 1, face.token
+            seen.add(face.face_id)
+            n += 1
             if face.embedding is not None:
                 rows.append(decode_embedding(face.embedding))
             else:
                 without.append(face.face_id)
         counted += n
-        covered += (last - start) if n >= per_range else (TOKEN_MAX - start)
+        covered += end - start
     rows += [v.embedding for v in faces_repo.vectors(db, without).values()] if without else []
     embeddings = np.array([r for r in rows if r.shape == (EMBEDDING_DIM,)], np.float32).reshape(-1, EMBEDDING_DIM)
     np.random.default_rng(seed).shuffle(embeddings)

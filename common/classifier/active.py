@@ -57,10 +57,12 @@ def load_active(db: Database, max_age: float = RELOAD_SECONDS) -> ActiveClassifi
     if _cache.pid != os.getpid():
         _cache = _Cache()  # forked: start fresh
     cache = _cache
-    if now - cache.checked_at < max_age:
+    # "no model" is never served from the cache: a promotion a moment ago must be seen by the next task (a full
+    # pass's first shard, the batch of a face stored just after it), and reading the pointer is one small query.
+    if now - cache.checked_at < max_age and cache.classifier is not None:
         return cache.classifier
     with cache.lock:
-        if time.monotonic() - cache.checked_at < max_age:
+        if time.monotonic() - cache.checked_at < max_age and cache.classifier is not None:
             return cache.classifier
         version = active_version(db)
         if version != cache.version or (version is not None and cache.classifier is None):
