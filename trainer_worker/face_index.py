@@ -70,25 +70,24 @@ def sample_faces(db: Database, wanted: int, seed: int | None = None) -> Sample:
     span = (TOKEN_MAX - TOKEN_MIN) // SAMPLE_RANGES
     rows: list[np.ndarray] = []
     without: list[str] = []  # faces stored before 0012 (no embedding on their card): read from ``faces``
-    counted, covered = 0, 0
+    counted, covered = 0, 0  # faces and ring span of the ranges that filled up (a density sample)
     seen: set[str] = set()  # a small corpus: the ranges run into each other
     for k in range(SAMPLE_RANGES):
         start = TOKEN_MIN + k * span + rng.randrange(max(span - 1, 1))
-        n, end = 0, TOKEN_MAX  # the ring this range covered: up to its last face, or to the end
-        for face in face_cards.scan_range(db, start, TOKEN_MAX, per_range):
-            if n >= per_range or face.face_id in seen:
-                end = face.token
+        for n, face in enumerate(face_cards.scan_range(db, start, TOKEN_MAX, per_range)):
+            if face.face_id in seen:
+                break
+            if n >= per_range:
+                counted, covered = counted + n, covered + (face.token - start)
                 break
             seen.add(face.face_id)
-            n += 1
             if face.embedding is not None:
                 rows.append(decode_embedding(face.embedding))
             else:
                 without.append(face.face_id)
-        counted += n
-        covered += end - start
     rows += [v.embedding for v in faces_repo.vectors(db, without).values()] if without else []
     embeddings = np.array([r for r in rows if r.shape == (EMBEDDING_DIM,)], np.float32).reshape(-1, EMBEDDING_DIM)
     np.random.default_rng(seed).shuffle(embeddings)
-    estimate = round(counted * (TOKEN_MAX - TOKEN_MIN) / covered) if covered > 0 else counted
+    # no range filled up: the corpus is small and the ranges together read about all of it
+    estimate = round(counted * (TOKEN_MAX - TOKEN_MIN) / covered) if covered > 0 else len(seen)
     return Sample(embeddings, estimate)

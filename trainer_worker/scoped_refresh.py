@@ -9,7 +9,7 @@ keep their prediction and the version that made it.
 A full pass runs instead when scoped reasoning cannot bound the change: no previous version (or its
 artifact is gone), another calibration (embedding scale, temperature, thresholds: refitted every
 ``PP_CALIBRATION_MAX_AGE_HOURS``), another embedder, no index yet, or more than ``PP_SCOPED_MAX_SHARE`` of
-the faces in range. A refresh always runs to its end, even when a newer version became active meanwhile
+the faces in range (when that is more than ``ALWAYS_SCOPED_FACES``: a small corpus is always refreshed here). A refresh always runs to its end, even when a newer version became active meanwhile
 (it predicts with the active one): the newer version's own refresh covers only what *it* changed.
 """
 
@@ -42,6 +42,7 @@ IMAGES_PER_CHUNK = 250
 MIN_CELLS = 2  # cells read per changed vector at least
 MAX_CELLS = 16  # and at most
 MAX_READ_FACES = 200_000  # faces (with their embeddings: ~100 MB) a refresh reads from the index at most
+ALWAYS_SCOPED_FACES = 10_000  # this many faces in range are re-predicted by the refresh itself, whatever their share
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def _scoped(db: Database, client: redis.Redis, version: int, previous: int | Non
         return None  # reading those cells would hold too many embeddings at once
     members = face_cells.members(db, book.codebook, cells)
     hits = _within(members, change.vectors, radius)
-    if total and len(hits) > max_share * total:
+    if len(hits) > max(max_share * total, ALWAYS_SCOPED_FACES):
         return None
     images = list(dict.fromkeys(m.image_id for m in hits))
     predicted = decisions = read = 0

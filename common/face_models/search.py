@@ -32,7 +32,7 @@ SMALL_FACE_FACTOR = 1.25  # a face under this many times the first pass's smalle
 # Tiles when the first pass's smallest face is this many times PP_DETECTION_TILE_MIN_FACE: after a face close to
 # that smallest (evidence of smaller ones), or, a guess that costs more where it is wrong, after no face at all.
 REACH_AFTER_SMALL_FACE, REACH_AFTER_NO_FACE = 2.0, 3.0
-TILE_MAX_PIXELS = 24_000_000  # a larger image is tiled at a reduced scale: at most a 6,000 x 4,000 photo's time
+TILE_MAX_PIXELS = 24_000_000  # a larger image is not tiled: a copy to tile would pass the worker's memory budget
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,8 @@ def _should_tile(rgb: np.ndarray, boxes: list[DetectedBox], reach: float, settin
     face (``reach``) is at least twice that and it found a face close to that smallest, or at least three
     times that and it found no face."""
     wanted = settings.detection_tile_min_face
-    if wanted <= 0:
-        return False
+    if wanted <= 0 or rgb.shape[0] * rgb.shape[1] > TILE_MAX_PIXELS:
+        return False  # off; or so large that a scaled copy to tile would pass the worker's memory budget
     if settings.detection_tile_always_above and max(rgb.shape[:2]) > settings.detection_tile_always_above:
         return True
     if not boxes:
@@ -121,7 +121,7 @@ def _should_tile(rgb: np.ndarray, boxes: list[DetectedBox], reach: float, settin
 
 def _tile_boxes(rgb: np.ndarray, detector: FaceDetector, settings: Settings) -> list[DetectedBox]:
     """Boxes found in overlapping tiles of ``rgb`` (scaled so a ``PP_DETECTION_TILE_MIN_FACE`` face is the
-    detector's smallest, never enlarged, at most ``TILE_MAX_PIXELS``), in ``rgb``'s pixels; boxes cut by a
+    detector's smallest, never enlarged; ``rgb`` is at most ``TILE_MAX_PIXELS``), in ``rgb``'s pixels; boxes cut by a
     tile's inner edge dropped."""
     height, width = rgb.shape[:2]
     scale = min(1.0, min_face(detector) / settings.detection_tile_min_face, (TILE_MAX_PIXELS / (height * width)) ** 0.5)

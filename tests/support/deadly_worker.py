@@ -12,9 +12,10 @@ import hashlib
 import os
 import signal
 
+# ruff: noqa: I001 - input_worker.app first: it sets up the worker's metrics before any module makes one
+from input_worker.app import app
 from common.images import load_image as real_load_image
 from input_worker import extract, ingest
-from input_worker.app import app
 
 DEADLY = {tuple(entry.split(":", 1)) for entry in os.environ.get("PP_TEST_KILL_ON_DECODE", "").split(",") if entry}
 
