@@ -9,8 +9,9 @@ keep their prediction and the version that made it.
 A full pass runs instead when scoped reasoning cannot bound the change: no previous version (or its
 artifact is gone), another calibration (embedding scale, temperature, thresholds: refitted every
 ``PP_CALIBRATION_MAX_AGE_HOURS``), another embedder, no index yet, or more than ``PP_SCOPED_MAX_SHARE`` of
-the faces in range (when that is more than ``ALWAYS_SCOPED_FACES``: a small corpus is always refreshed here). A refresh always runs to its end, even when a newer version became active meanwhile
-(it predicts with the active one): the newer version's own refresh covers only what *it* changed.
+the faces in range (when that is more than ``ALWAYS_SCOPED_FACES``: a small corpus is always refreshed
+here). A refresh always runs to its end, even when a newer version became active meanwhile (it predicts
+with the active one): the newer version's own refresh covers only what *it* changed.
 """
 
 from __future__ import annotations
