@@ -22,9 +22,9 @@ _TWO_BYTES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 # Rows converted at a time hold at most this many pixels; a band's conversion needs at most
 # BAND_BYTES_PER_PIXEL bytes for each (crop, RGBA copy, numpy copies and 16-bit arithmetic).
-BAND_PIXELS = 1 << 19
+BAND_PIXELS = 1 << 17
 BAND_BYTES_PER_PIXEL = 48
-BAND_BYTES = BAND_PIXELS * BAND_BYTES_PER_PIXEL  # 24 MiB
+BAND_BYTES = BAND_PIXELS * BAND_BYTES_PER_PIXEL  # 6 MiB
 
 
 def storage_bytes_per_pixel(mode: str) -> int:

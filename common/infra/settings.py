@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(80_000_000, description="Decompression-bomb cap (width x height)")
     max_image_frames: int = Field(100, description="Animations with more frames are rejected (else: first frame)")
     max_decode_bytes: int = Field(
-        384 * 1024 * 1024,
+        360 * 1024 * 1024,
         description="Images whose decoding would take more memory (decoded pixels + RGB copy) are rejected",
     )
     ingest_batch_size: int = Field(25, description="Images per ingest fan-out task")

@@ -204,21 +204,22 @@ def _largest_images(folder: Path) -> dict[str, bytes]:
     from common.images import budget
     from common.infra.settings import Settings
 
-    gray = Image.linear_gradient("L").resize((7340, 7340))
+    limit = Settings().max_decode_bytes
+    square = max(side for side in range(6000, 8900) if not budget.over_budget("RGBA", side, side, limit))
+    gray = Image.linear_gradient("L").resize((square, square))
     jpeg = io.BytesIO()
     Image.merge("RGB", (gray, gray.transpose(Image.Transpose.ROTATE_90), gray)).save(jpeg, "JPEG", quality=80)
     cap = Settings().max_image_pixels
     side = int(cap**0.5)
     flat = io.BytesIO()
     Image.linear_gradient("L").resize((side, cap // side)).save(flat, "PNG")
+    assert budget.over_budget("RGBA", 8900, 8900, limit)
     files = {
         "rgba-8900x8900.png": large_rgba_png(8900),
-        "rgba-7340x7340.png": large_rgba_png(7340),  # the largest RGBA square under the default budget
-        "rgb-7340x7340.jpg": jpeg.getvalue(),
+        f"rgba-{square}x{square}.png": large_rgba_png(square),  # the largest RGBA square under the default budget
+        f"rgb-{square}x{square}.jpg": jpeg.getvalue(),
         f"gray-{side}x{cap // side}.png": flat.getvalue(),  # the pixel cap in a one-byte mode
     }
-    limit = Settings().max_decode_bytes
-    assert budget.over_budget("RGBA", 8900, 8900, limit) and not budget.over_budget("RGBA", 7340, 7340, limit)
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (folder / name).write_bytes(data)

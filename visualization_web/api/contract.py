@@ -21,9 +21,9 @@ from typing import Any
 
 from flask import Request
 from pydantic import BaseModel, ValidationError
-from spectree import Response, SpecTree
 
 from visualization_web.api.schemas.shared import Error
+from visualization_web.api.spectree_lean import Response, SpecTree
 from visualization_web.errors import ApiError
 
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spectree.model_adapter.pydantic_adapter import BaseFile
+from visualization_web.api.spectree_lean import BaseFile
 
 UploadedFile = BaseFile
 

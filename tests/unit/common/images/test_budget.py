@@ -31,17 +31,17 @@ def test_a_small_image_is_charged_for_its_own_band_only():
 
 
 def test_sampling_shrinks_only_the_copy():
-    assert budget.output_bytes(801, 400, step=8) == 101 * 50 * 3
+    assert budget.output_bytes(401, 200, step=8) == 51 * 25 * 3
     assert (
-        budget.decode_peak_bytes("RGB", 801, 400, step=8)
-        == 801 * 400 * (4 + budget.BAND_BYTES_PER_PIXEL) + 101 * 50 * 3
+        budget.decode_peak_bytes("RGB", 401, 200, step=8)
+        == 401 * 200 * (4 + budget.BAND_BYTES_PER_PIXEL) + 51 * 25 * 3
     )
 
 
 def test_the_79_megapixel_rgba_png_is_over_the_default_budget_and_says_why():
     limit = Settings().max_decode_bytes
     reason = budget.over_budget("RGBA", 8900, 8900, limit)
-    assert reason == "image too large to decode: 8900x8900 pixels in mode RGBA need about 553 MiB (limit 384 MiB)"
+    assert reason == "image too large to decode: 8900x8900 pixels in mode RGBA need about 535 MiB (limit 360 MiB)"
 
 
 def test_every_image_under_the_pixel_cap_in_a_one_byte_mode_fits_the_default_budget():
@@ -51,8 +51,12 @@ def test_every_image_under_the_pixel_cap_in_a_one_byte_mode_fits_the_default_bud
 
 def test_the_largest_accepted_image_stays_within_the_budget():
     limit = Settings().max_decode_bytes
-    assert budget.over_budget("RGBA", 7340, 7340, limit) is None
-    assert budget.over_budget("RGBA", 7350, 7350, limit) is not None
+    assert budget.over_budget("RGBA", 7282, 7282, limit) is None
+    assert budget.over_budget("RGBA", 7283, 7283, limit) is not None
+
+
+def test_a_50_megapixel_phone_photo_fits_the_default_budget():
+    assert budget.over_budget("RGB", 8160, 6120, Settings().max_decode_bytes) is None
 
 
 @pytest.mark.parametrize(
