@@ -14,7 +14,11 @@ Every measured step runs in a process of its own, which reports its own peak RSS
   ``reclassify`` queue, one pool process each, ``--worker-threads`` BLAS/FAISS threads each), each of a version
   trained just before it (so every unlabeled face's prediction is rewritten), after a first unmeasured pass that
   builds the index of all faces: faces/s and their ratio, peak RSS of the fan-out and of each
-  worker process, Redis memory before, at the highest sample during, and after;
+  worker process, Redis memory before, at the highest sample during, and after; the CPU seconds of the
+  worker processes and of the local Cassandra during the pass and how busy the whole machine was (with the
+  database on the same cores, a second process can only add what the first left idle), the faces predicted
+  per worker CPU second, and how much more CPU a face costs with 2 processes than with 1
+  (``worker_cpu_cost_ratio_2_vs_1``: 1.0 means the work divides with nothing lost to contention);
 - predict against many prototypes: ``benchmarks.predict_scale`` (its own synthetic model of
   ``--predict-prototypes`` prototypes in ``--predict-personas`` personas; the issue's size is 1M / 100k);
 - the largest partitions Cassandra has flushed to disk (``system_views.max_partition_size``, in whole MiB:
@@ -177,6 +181,63 @@ def process_tree_hwm(root_pid: int) -> dict[int, float]:
     return out
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``root_pid`` and its live descendants, with their ended
+    children's (a pool process replaced after its task limit still counts)."""
+    total, pids = 0, [root_pid]
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        pids.extend(int(c) for c in children)
+    return total / CLOCK_TICKS
+
+
+def cassandra_pid() -> int | None:
+    """The local Cassandra's JVM (``make services``), found by its main class."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"CassandraDaemon" in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the machine since boot, all cores (``/proc/stat``)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values) - idle) / CLOCK_TICKS, sum(values) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU seconds a pass takes: in the worker processes, in Cassandra, and on the whole machine."""
+
+    def __init__(self, worker_pids: list[int]) -> None:
+        self.worker_pids, self.cassandra = worker_pids, cassandra_pid()
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, float, float, float]:
+        busy, total = machine_cpu()
+        workers = sum(tree_cpu_seconds(pid) for pid in self.worker_pids)
+        return workers, tree_cpu_seconds(self.cassandra) if self.cassandra else 0.0, busy, total
+
+    def result(self, faces: int) -> dict:
+        end = self._read()
+        workers, cassandra, busy, total = (b - a for a, b in zip(self.start, end, strict=True))
+        return {"workers_s": round(workers, 1), "cassandra_s": round(cassandra, 1),
+                "machine_busy_pct": round(100 * busy / total, 1) if total else None,
+                "faces_per_worker_cpu_s": round(faces / workers, 1) if workers else None}  # fmt: skip
+
+
 class RedisSampler(threading.Thread):
     """``used_memory`` of the Redis server every 0.2 s while a pass runs."""
 
@@ -222,6 +283,7 @@ def full_pass(workers: int, faces: int, timeout: float) -> dict:
         redis_before = int(client.info("memory")["used_memory"])
         sampler = RedisSampler(client)
         sampler.start()
+        cpu = CpuMeter([p.pid for p in procs])
         started = time.perf_counter()
         fan_out = run_step("fan-out", str(version))
         deadline = time.monotonic() + timeout
@@ -233,6 +295,7 @@ def full_pass(workers: int, faces: int, timeout: float) -> dict:
                 raise RuntimeError(f"the pass did not finish in {timeout:.0f} s: {progress}")
             time.sleep(0.2)
         seconds = time.perf_counter() - started
+        cpu_used = cpu.result(progress.faces_predicted)
         redis_peak = sampler.stop()
         worker_rss = {f"worker {i}": process_tree_hwm(p.pid) for i, p in enumerate(procs)}
         return {
@@ -241,6 +304,7 @@ def full_pass(workers: int, faces: int, timeout: float) -> dict:
             "seconds": round(seconds, 1),
             "faces_per_s": round(faces / seconds, 1),
             "progress": progress.as_dict(),
+            "cpu": cpu_used,
             "fan_out": fan_out,
             "worker_peak_rss_mb": worker_rss,
             "redis_mb": {"before": round(redis_before / 2**20, 1), "peak": round(redis_peak / 2**20, 1),
@@ -300,6 +364,8 @@ def run(faces: int, personas: int, labeled: int, pass_timeout: float, predict_pr
         result[f"pass_{workers}"] = full_pass(workers, faces, pass_timeout)
         _progress(f"pass with {workers}: {result[f'pass_{workers}']['faces_per_s']} faces/s")
     result["pass_ratio_2_vs_1"] = round(result["pass_2"]["faces_per_s"] / result["pass_1"]["faces_per_s"], 2)
+    per_cpu = [result[f"pass_{w}"]["cpu"]["faces_per_worker_cpu_s"] or 0.0 for w in (1, 2)]
+    result["worker_cpu_cost_ratio_2_vs_1"] = round(per_cpu[0] / per_cpu[1], 2) if per_cpu[1] else None
     if predict_prototypes:
         result["predict"] = run_step("predict", str(predict_prototypes), str(predict_personas))
     result["largest_partitions"] = largest_partitions(get_settings().cassandra_keyspace)

@@ -4,7 +4,6 @@ gunicorn config, a public and a metrics address), on free ports, with the test r
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +11,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.support.process_group import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,12 +86,6 @@ class GunicornServer:
         return sorted(children)
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_group(self.proc, timeout)
         if getattr(self, "log", None):
             self.log.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.support.process_group import kill_group, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,16 +57,9 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the whole worker (parent and pool children): a crash, no warm shutdown."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        kill_group(self.proc)
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.proc, timeout)
         if getattr(self, "log", None):
             self.log.close()
