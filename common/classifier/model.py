@@ -214,11 +214,11 @@ class OpenSetClassifier:
 
     def rejection_distances(self, xn: np.ndarray) -> np.ndarray:
         """(n, personas) distance to each persona's nearest rejected face (inf: none)."""
-        best = np.full((len(xn), self.n_personas), -np.inf, np.float32)
-        if len(self.rejected) and len(xn):
+        out = np.full((len(xn), self.n_personas), np.inf, np.float32)
+        if len(self.rejected) and len(xn):  # only the personas with a rejection are converted
             labels, starts = np.unique(self.rejected_labels, return_index=True)
-            best[:, labels] = _nearest_per_group(xn, self.rejected, starts)
-        return self._to_distance(best)
+            out[:, labels] = self._to_distance(_nearest_per_group(xn, self.rejected, starts))
+        return out
 
     def allowed(self, dist: np.ndarray, rej: np.ndarray, exclude: Sequence[set] | None = None) -> np.ndarray:
         ok = ~(rej < dist) & np.isfinite(dist)
@@ -239,18 +239,29 @@ class OpenSetClassifier:
 
     def probabilities(self, dist: np.ndarray, ok: np.ndarray, temperature: float | None = None) -> np.ndarray:
         """(n, personas + 1) softmax over each row's ``softmax_personas`` nearest allowed personas (the
-        others: 0) and unknown, the last column."""
-        t = temperature or self.temperature
-        logits = np.where(ok, -dist / t, -np.inf)
+        others: 0) and unknown, the last column. Only those entries are computed (evaluation's rows span
+        every persona: 2,000 x 10k in 0.14 s, not 1.1 s)."""
+        t = np.float32(temperature or self.temperature)
         keep = max(1, self.softmax_personas)
-        if logits.shape[1] > keep:
-            kth = -np.partition(-logits, keep - 1, axis=1)[:, keep - 1 : keep]
-            logits = np.where(logits >= kth, logits, -np.inf)
-        unknown = np.full((len(dist), 1), -self.unknown_distance / t, np.float32)
-        z = np.concatenate([logits, unknown], axis=1)
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        n, width = dist.shape
+        masked = np.where(ok, dist, np.float32(np.inf))
+        if width > keep:  # the keep-th smallest allowed distance of each row; ties are kept
+            kth = np.partition(masked, keep - 1, axis=1)[:, keep - 1 : keep]
+            kth = np.where(np.isfinite(kth), kth, np.finfo(np.float32).max)  # fewer allowed: all of them
+            rows, cols = np.nonzero(masked <= kth)
+        else:
+            rows, cols = np.nonzero(np.isfinite(masked))
+        logits = -masked[rows, cols] / t
+        unknown = np.float32(-self.unknown_distance / t)
+        top = np.full(n, unknown, np.float32)
+        np.maximum.at(top, rows, logits)
+        e = np.exp(logits - top[rows])
+        e_unknown = np.exp(unknown - top)
+        total = (np.bincount(rows, weights=e, minlength=n) + e_unknown).astype(np.float32)
+        prob = np.zeros((n, width + 1), np.float32)
+        prob[rows, cols] = e / total[rows]
+        prob[:, -1] = e_unknown / total
+        return prob
 
     def acceptable(self, dist: np.ndarray, prob: np.ndarray, ok: np.ndarray) -> np.ndarray:
         return ok & (dist <= self.unknown_distance) & (prob[:, :-1] >= self.min_probability)

@@ -125,3 +125,32 @@ def test_the_exact_scan_is_the_same_however_it_is_tiled(monkeypatch):
     sims[np.arange(300), drop] = -np.inf
     naive = np.maximum.reduceat(sims, model.starts, axis=1)
     assert np.allclose(tiled, model._to_distance(naive), atol=1e-5)
+
+
+def _dense_softmax(model: OpenSetClassifier, dist: np.ndarray, ok: np.ndarray, t: float) -> np.ndarray:
+    """The definition: a softmax over each row's ``softmax_personas`` nearest allowed personas and unknown."""
+    out = np.zeros((len(dist), dist.shape[1] + 1))
+    for i in range(len(dist)):
+        allowed = [c for c in np.argsort(dist[i], kind="stable") if ok[i, c]]
+        kth = dist[i, allowed[model.softmax_personas - 1]] if len(allowed) >= model.softmax_personas else np.inf
+        kept = [c for c in allowed if dist[i, c] <= kth]
+        logits = np.array([-dist[i, c] / t for c in kept] + [-model.unknown_distance / t])
+        e = np.exp(logits - logits.max())
+        out[i, kept], out[i, -1] = e[:-1] / e.sum(), e[-1] / e.sum()
+    return out
+
+
+def test_probabilities_are_the_softmax_over_the_nearest_allowed_personas_and_unknown():
+    rng = np.random.default_rng(3)
+    model = OpenSetClassifier(unknown_distance=0.6, min_probability=0.35, softmax_personas=5)
+    dist = rng.uniform(0.1, 1.2, (40, 300)).astype(np.float32)
+    dist[0] = np.maximum(dist[0], 0.5)
+    dist[0, :8] = 0.3  # ties at the fifth-nearest: all kept
+    ok = rng.random((40, 300)) > 0.2
+    ok[0, :8] = True
+    ok[1] = False  # nothing allowed: unknown only
+    ok[2] = False
+    ok[2, [4, 9]] = True  # fewer allowed personas than softmax_personas
+    prob = model.probabilities(dist, ok, 0.1)
+    assert np.allclose(prob, _dense_softmax(model, dist, ok, 0.1), atol=1e-6)
+    assert np.count_nonzero(prob[0, :-1]) == 8 and prob[1, -1] == 1.0 and np.count_nonzero(prob[2, :-1]) == 2
