@@ -33,8 +33,7 @@ def test_a_small_image_is_charged_for_its_own_band_only():
 def test_sampling_shrinks_only_the_copy():
     assert budget.output_bytes(401, 200, step=8) == 51 * 25 * 3
     assert (
-        budget.decode_peak_bytes("RGB", 401, 200, step=8)
-        == 401 * 200 * (4 + budget.BAND_BYTES_PER_PIXEL) + 51 * 25 * 3
+        budget.decode_peak_bytes("RGB", 401, 200, step=8) == 401 * 200 * (4 + budget.BAND_BYTES_PER_PIXEL) + 51 * 25 * 3
     )
 
 
