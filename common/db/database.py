@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 from cassandra.cluster import Cluster, ResultSet, Session
@@ -14,7 +14,7 @@ from common.db.retry import call_with_backoff
 from common.db.session import connect
 from common.infra.settings import Settings
 
-BATCH_ROWS = 50  # rows per single-partition batch of execute_batches
+BATCH_ROWS = 50  # rows per batch of execute_batches, by default
 BATCH_BYTES = 32 * 1024  # and bytes of values: under Cassandra's default 50 KiB batch_size_fail_threshold
 Row = Sequence[Any]
 
@@ -23,24 +23,40 @@ def _value_bytes(row: Row) -> int:
     return sum(len(v) if isinstance(v, str | bytes) else 16 for v in row)
 
 
-def partition_chunks(rows: Iterable[Row], partition_of: Callable[[Row], Hashable], max_rows: int = BATCH_ROWS,
-                     max_bytes: int = BATCH_BYTES) -> list[list[Row]]:  # fmt: skip
-    """``rows`` grouped by partition, each group cut into chunks of at most ``max_rows`` rows and (but for a
-    single larger row) ``max_bytes`` bytes of values."""
+def _pieces(group: list[Row], max_rows: int, max_bytes: int) -> Iterator[tuple[list[Row], int]]:
+    """(rows, bytes) of ``group`` cut at ``max_rows`` rows and (but for a single larger row) ``max_bytes``."""
+    piece: list[Row] = []
+    size = 0
+    for row in group:
+        row_size = _value_bytes(row)
+        if piece and (len(piece) >= max_rows or size + row_size > max_bytes):
+            yield piece, size
+            piece, size = [], 0
+        piece.append(row)
+        size += row_size
+    if piece:
+        yield piece, size
+
+
+def partition_chunks(rows: Iterable[Row], partition_of: Callable[[Row], Hashable], max_partitions: int = 1,
+                     max_rows: int = BATCH_ROWS, max_bytes: int = BATCH_BYTES) -> list[list[Row]]:  # fmt: skip
+    """``rows`` in chunks of at most ``max_partitions`` partitions, ``max_rows`` rows and (but for a single
+    larger row) ``max_bytes`` bytes of values; a partition's rows stay together where they fit."""
     groups: dict[Hashable, list[Row]] = {}
     for row in rows:
         groups.setdefault(partition_of(row), []).append(row)
     chunks: list[list[Row]] = []
+    chunk: list[Row] = []
+    size = parts = 0
     for group in groups.values():
-        chunk: list[Row] = []
-        size = 0
-        for row in group:
-            row_size = _value_bytes(row)
-            if chunk and (len(chunk) >= max_rows or size + row_size > max_bytes):
+        for piece, piece_size in _pieces(group, max_rows, max_bytes):
+            full = parts >= max_partitions or len(chunk) + len(piece) > max_rows or size + piece_size > max_bytes
+            if chunk and full:
                 chunks.append(chunk)
-                chunk, size = [], 0
-            chunk.append(row)
-            size += row_size
+                chunk, size, parts = [], 0, 0
+            chunk.extend(piece)
+            size, parts = size + piece_size, parts + 1
+    if chunk:
         chunks.append(chunk)
     return chunks
 
@@ -99,14 +115,15 @@ class Database:
 
         call_with_backoff(run, self.overload_retries)
 
-    def execute_batches(self, cql: str, rows: Iterable[Sequence[Any]],
-                        partition_of: Callable[[Sequence[Any]], Hashable], concurrency: int = 16) -> None:  # fmt: skip
-        """The same idempotent statement for many rows as single-partition UNLOGGED batches
-        (:func:`partition_chunks`; ``partition_of`` gives a row's partition key), run concurrently: a round trip
-        per batch, not per row (10k rows: about 0.1 s against 0.9 s). Retried as a whole when overloaded."""
+    def execute_batches(self, cql: str, rows: Iterable[Row], partition_of: Callable[[Row], Hashable],
+                        max_partitions: int = 1, max_rows: int = BATCH_ROWS) -> None:  # fmt: skip
+        """The same idempotent statement for many rows as UNLOGGED batches (:func:`partition_chunks`;
+        ``partition_of`` gives a row's partition key), run concurrently: a round trip per batch, not per row
+        (10k rows of one table: about 0.1 s against 0.9 s). A batch is no transaction: a failure retries the
+        whole call, which the writes being idempotent allows."""
         prepared = self.prepare(cql)
         batches = []
-        for chunk in partition_chunks(rows, partition_of):
+        for chunk in partition_chunks(rows, partition_of, max_partitions, max_rows):
             batch = BatchStatement(batch_type=BatchType.UNLOGGED)
             for row in chunk:
                 batch.add(prepared, row)
@@ -115,7 +132,7 @@ class Database:
             return
 
         def run() -> None:
-            execute_concurrent(self.session, batches, concurrency=concurrency, raise_on_first_error=True)
+            execute_concurrent(self.session, batches, concurrency=16, raise_on_first_error=True)
 
         call_with_backoff(run, self.overload_retries)
 

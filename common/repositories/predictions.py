@@ -7,8 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
-from cassandra.query import BatchStatement, BatchType
+from cassandra.concurrent import execute_concurrent_with_args
 
 from common.db import Database
 from common.db.retry import call_with_backoff
@@ -234,33 +233,8 @@ BATCH_ROWS = 20
 
 def _write_in_batches(db: Database, cql: str, rows: list[tuple], partition: Callable[[tuple], object]) -> None:
     """One statement for many rows: UNLOGGED batches of at most BATCH_PARTITIONS partitions and BATCH_ROWS rows
-    (a partition's rows kept together), sent concurrently. Each row is still one write; a batch is no
-    transaction (a failure retries the whole call: the writes are idempotent)."""
-    if not rows:
-        return
-    prepared = db.prepare(cql)
-    by_partition: dict[object, list[tuple]] = {}
-    for row in rows:
-        by_partition.setdefault(partition(row), []).append(row)
-    batches: list[tuple[BatchStatement, None]] = []
-    batch, keys, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
-    for rows_of_partition in by_partition.values():
-        for lo in range(0, len(rows_of_partition), BATCH_ROWS):
-            group = rows_of_partition[lo : lo + BATCH_ROWS]
-            if size and (keys >= BATCH_PARTITIONS or size + len(group) > BATCH_ROWS):
-                batches.append((batch, None))
-                batch, keys, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
-            for row in group:
-                batch.add(prepared, row)
-            keys, size = keys + 1, size + len(group)
-    batches.append((batch, None))
-
-    def run() -> None:
-        for ok, result in execute_concurrent(db.session, batches, concurrency=16):
-            if not ok:
-                raise result
-
-    call_with_backoff(run, db.overload_retries)
+    (a partition's rows kept together), sent concurrently. Each row is still one write."""
+    db.execute_batches(cql, rows, partition, max_partitions=BATCH_PARTITIONS, max_rows=BATCH_ROWS)
 
 
 def _insert_queue_rows(db: Database, rows: list[tuple]) -> None:

@@ -20,3 +20,11 @@ def test_large_rows_make_smaller_chunks_and_a_row_over_the_cap_goes_alone():
     chunks = partition_chunks(rows, lambda row: row[:2])
     assert [len(chunk) for chunk in chunks] == [3, 3, 3, 1, 1]
     assert chunks[-1][0][2] == "huge"
+
+
+def test_small_partitions_share_a_batch_up_to_the_partition_and_row_caps():
+    rows = [(f"face-{i}", 0.5) for i in range(30)] + [("busy", n) for n in range(25)]
+    chunks = partition_chunks(rows, lambda row: row[0], max_partitions=10, max_rows=20)
+    assert sorted(row for chunk in chunks for row in chunk) == sorted(rows)
+    assert [len(chunk) for chunk in chunks] == [10, 10, 10, 20, 5]
+    assert all(len({row[0] for row in chunk}) <= 10 for chunk in chunks)
