@@ -92,7 +92,7 @@ def render(results: dict, info: dict, quick: bool) -> str:
         f"{info['date']}, on this machine: {info['machine']['cpu']}, {info['machine']['cores']} cores, "
         f"{info['machine']['memory_gib']} GiB, Python {info['machine']['python']}. Cassandra 5.0 and Redis "
         "run on the same machine (the same 2 cores), as in `make run`. Re-run with `make bench`; each "
-        "section names the command that produced it. Ratios are measured within one run.",
+        "section names the command that produced it and when it ran. Ratios are measured within one run.",
     ]
     sections = {
         "extraction": "Extraction: full system vs the raw dlib loop",
@@ -109,7 +109,8 @@ def render(results: dict, info: dict, quick: bool) -> str:
         if name not in results:
             continue
         command, data, elapsed, error = results[name]
-        out += ["", f"## {title}", "", f"Command: `{command}` ({elapsed:.0f} s)", ""]
+        when = f"{elapsed:.0f} s, {info['date']}, {info['machine']['cpu']}"
+        out += ["", f"## {title}", "", f"Command: `{command}` ({when})", ""]
         if data is None:
             out.append(f"Failed: {error}")
             continue
@@ -282,11 +283,13 @@ def _sections(text: str) -> tuple[str, dict[str, str]]:
     return head, {part.split("\n", 1)[0]: "## " + part.rstrip("\n") for part in parts}
 
 
-def merge_sections(old: str, new: str) -> str:
+def merge_sections(old: str, new: str, keep_head: bool = False) -> str:
     """``new``, plus the sections of ``old`` it does not have (a run of a subset, ``--only``, and sections
-    measured by other commands, such as the container image's, are kept)."""
+    measured by other commands, such as the container image's, are kept). ``keep_head``: the text above the
+    sections stays ``old``'s (a subset does not re-date the page; its sections carry their own date)."""
     head, fresh = _sections(new)
-    _, kept = _sections(old)
+    old_head, kept = _sections(old)
+    head = old_head if keep_head else head
     merged = {**kept, **fresh}
     order = [*fresh, *(title for title in kept if title not in fresh)]
     return "\n\n".join([head.rstrip("\n"), *(merged[title] for title in order)]) + "\n"
@@ -303,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {name: run_one(name, args.quick) for name in names}
     text = render(results, info, args.quick)
     if args.out.exists():
-        text = merge_sections(args.out.read_text(), text)
+        text = merge_sections(args.out.read_text(), text, keep_head=bool(args.only))
     args.out.write_text(text)
     print(text)
     return 0 if all(r[1] is not None for r in results.values()) else 1

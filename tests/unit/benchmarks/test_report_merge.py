@@ -12,3 +12,9 @@ def test_measured_sections_replace_their_old_text_and_the_others_stay():
     assert "new figures" in merged and "old figures" not in merged
     assert "## Scoped refresh\n\n2 s" in merged
     assert merged.rstrip().endswith("## Container image\n\n684 MB")
+
+
+def test_a_subset_run_keeps_the_pages_date_and_its_sections_carry_their_own():
+    merged = merge_sections(OLD, NEW, keep_head=True)
+    assert merged.startswith("# Benchmarks\n\nold intro\n")
+    assert "new figures" in merged and "## Container image\n\n684 MB" in merged
