@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.scale import CpuMeter, tree_cpu_seconds
+from benchmarks.process_meters import CpuMeter, tree_cpu_seconds
 
 BURN = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\ntime.sleep(30)"
 PARENT = f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {BURN!r}])\ntime.sleep(30)"
